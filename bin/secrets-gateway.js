@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+'use strict';
+// Runs the built CLI (dist/) when present; in a source checkout without a build, runs the
+// TypeScript sources through tsx so `npx secrets-gateway …` works right after `npm ci`.
+const path = require('node:path');
+const fs = require('node:fs');
+
+const built = path.join(__dirname, '..', 'dist', 'cli', 'main.js');
+let cli;
+if (fs.existsSync(built)) {
+  cli = require(built);
+} else {
+  require('tsx/cjs');
+  cli = require(path.join(__dirname, '..', 'src', 'cli', 'main.ts'));
+}
+cli.main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e) => {
+    process.stderr.write(`secrets-gateway: ${e && e.message}\n`);
+    process.exit(1);
+  },
+);

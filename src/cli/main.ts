@@ -1,0 +1,66 @@
+/**
+ * `secrets-gateway <command>`: the command-line entry point. Each command is a function that takes
+ * its arguments and returns an exit code, so tests can drive it without a child process.
+ */
+import { loadConfig } from '../config/load';
+import { ConfigError } from '../errors';
+import { startGateway } from '../main';
+import { createLogger } from '../telemetry/logger';
+
+const USAGE = `usage: secrets-gateway <command>
+
+commands:
+  dev            start the gateway for local development (127.0.0.1:50051)
+  serve          start the gateway in production mode, configured from the environment and SECRETS_GATEWAY_CONFIG
+`;
+
+/** Runs a server command until SIGINT/SIGTERM, then shuts down in order. */
+async function runServer(mode: 'dev' | 'serve'): Promise<number> {
+  const config = loadConfig({ mode });
+  const logger = createLogger({ level: config.logLevel });
+  const gw = await startGateway(config, { logger });
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await gw.shutdown();
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command] = argv;
+  try {
+    switch (command) {
+      case 'dev':
+      case 'serve':
+        return await runServer(command);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE);
+        return command ? 0 : 2;
+      default:
+        process.stderr.write(`secrets-gateway: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`secrets-gateway: configuration error: ${e.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`secrets-gateway: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      process.stderr.write(`secrets-gateway: ${(e as Error).message}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,168 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, extname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../errors';
+import { credentialsConfig } from './credentials';
+import { parseKmsTargets } from './kmsTargets';
+import type { Raw } from './parsers';
+import { parseProperties } from './properties';
+import { isOwnedName, SETTINGS, type Mode, type SettingName, type SettingValue } from './settings';
+import type { GatewayConfig } from './types';
+
+export interface LoadOptions {
+  mode: Mode;
+  /** @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** Where a relative config path and an implicit `secretsmanager.properties` are looked up. @default process.cwd() */
+  cwd?: string;
+  /** Values that win over env and file (CLI flags, tests). */
+  overrides?: Partial<Record<SettingName, Raw>>;
+}
+
+/**
+ * Builds the config once, from (lowest to highest) defaults, the config file, the environment
+ * and overrides. Any unknown or invalid setting throws a ConfigError naming it, so the process
+ * stops before binding a port.
+ */
+export function loadConfig(opts: LoadOptions): GatewayConfig {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  const raw: Partial<Record<SettingName, Raw>> = {};
+
+  const explicitFile = env.SECRETS_GATEWAY_CONFIG ?? (opts.overrides?.SECRETS_GATEWAY_CONFIG as string | undefined);
+  const implicitFile = resolve(cwd, 'secretsmanager.properties');
+  const file = explicitFile ? resolve(cwd, explicitFile) : existsSync(implicitFile) ? implicitFile : undefined;
+  if (file) Object.assign(raw, readConfigFile(file));
+
+  for (const [name, value] of Object.entries(env)) {
+    if (!isOwnedName(name) || value === undefined) continue;
+    if (!(name in SETTINGS)) throw new ConfigError(name, unknownReason(name, 'environment variable'));
+    raw[name as SettingName] = value;
+  }
+  for (const [name, value] of Object.entries(opts.overrides ?? {})) {
+    if (!(name in SETTINGS)) throw new ConfigError(name, unknownReason(name, 'setting'));
+    if (value !== undefined) raw[name as SettingName] = value;
+  }
+
+  const get = <K extends SettingName>(name: K): SettingValue<K> => {
+    const setting = SETTINGS[name] as { parse: (r: Raw) => unknown; default?: unknown; secret?: boolean };
+    const value = raw[name];
+    if (value === undefined || value === '') {
+      const d = setting.default;
+      return (typeof d === 'function' ? d(opts.mode) : d) as SettingValue<K>;
+    }
+    try {
+      return setting.parse(value) as SettingValue<K>;
+    } catch (e) {
+      throw new ConfigError(name, (e as Error).message);
+    }
+  };
+
+  if (raw.cache_client_dkms_config_info !== undefined) {
+    throw new ConfigError('cache_client_dkms_config_info', SETTINGS.cache_client_dkms_config_info.doc);
+  }
+  const regionRaw = get('cache_client_region_id');
+  const targets = regionRaw === undefined ? [] : parseKmsTargets(regionRaw, file ? dirname(file) : cwd);
+  if (targets.length === 0 && opts.mode === 'serve') {
+    throw new ConfigError('cache_client_region_id', 'at least one KMS target is required, e.g. [{"regionId":"cn-hangzhou"}]');
+  }
+
+  const redisUrl = get('SECRETS_GATEWAY_REDIS_URL');
+  const allowInMemory = get('SECRETS_GATEWAY_ALLOW_IN_MEMORY_CACHE');
+  if (!redisUrl && opts.mode === 'serve' && !allowInMemory) {
+    throw new ConfigError(
+      'SECRETS_GATEWAY_REDIS_URL',
+      'is required by serve (replicas share the cache through Redis); set it, or set SECRETS_GATEWAY_ALLOW_IN_MEMORY_CACHE=true to run without a shared cache',
+    );
+  }
+  const retryBase = get('SECRETS_GATEWAY_KMS_RETRY_BASE_MS');
+  const retryCap = get('SECRETS_GATEWAY_KMS_RETRY_CAP_MS');
+  if (retryCap < retryBase) throw new ConfigError('SECRETS_GATEWAY_KMS_RETRY_CAP_MS', `must be ≥ SECRETS_GATEWAY_KMS_RETRY_BASE_MS (${retryBase})`);
+
+  return {
+    mode: opts.mode,
+    listen: get('SECRETS_GATEWAY_LISTEN'),
+    logLevel: get('SECRETS_GATEWAY_LOG_LEVEL'),
+    configFile: file,
+    redis: { url: redisUrl, allowInMemory },
+    shutdownGraceMs: get('SECRETS_GATEWAY_SHUTDOWN_GRACE_MS'),
+    kms: {
+      targets,
+      credentials: credentialsConfig({
+        credentials_type: get('credentials_type'),
+        credentials_access_key_id: get('credentials_access_key_id'),
+        credentials_access_secret: get('credentials_access_secret'),
+        credentials_access_token_id: get('credentials_access_token_id'),
+        credentials_access_token: get('credentials_access_token'),
+        credentials_security_token: get('credentials_security_token'),
+        credentials_role_arn: get('credentials_role_arn'),
+        credentials_role_session_name: get('credentials_role_session_name'),
+        credentials_role_name: get('credentials_role_name'),
+        credentials_oidc_provider_arn: get('credentials_oidc_provider_arn'),
+        credentials_oidc_token_file_path: get('credentials_oidc_token_file_path'),
+        credentials_policy: get('credentials_policy'),
+        credentials_duration_seconds: get('credentials_duration_seconds'),
+        credentials_sts_endpoint: get('credentials_sts_endpoint'),
+        credentials_sts_region_id: get('credentials_sts_region_id'),
+        credentials_uri: get('credentials_uri'),
+        fallback: {
+          ALIBABA_CLOUD_ROLE_ARN: env.ALIBABA_CLOUD_ROLE_ARN,
+          ALIBABA_CLOUD_OIDC_PROVIDER_ARN: env.ALIBABA_CLOUD_OIDC_PROVIDER_ARN,
+          ALIBABA_CLOUD_OIDC_TOKEN_FILE: env.ALIBABA_CLOUD_OIDC_TOKEN_FILE,
+          ALIBABA_CLOUD_ROLE_SESSION_NAME: env.ALIBABA_CLOUD_ROLE_SESSION_NAME,
+          ALIBABA_CLOUD_CREDENTIALS_URI: env.ALIBABA_CLOUD_CREDENTIALS_URI,
+        },
+      }),
+      connectTimeoutMs: get('SECRETS_GATEWAY_KMS_CONNECT_TIMEOUT_MS'),
+      readTimeoutMs: get('SECRETS_GATEWAY_KMS_READ_TIMEOUT_MS'),
+      retry: { maxAttempts: get('SECRETS_GATEWAY_KMS_RETRY_MAX_ATTEMPTS'), baseDelayMs: retryBase, maxDelayMs: retryCap },
+      breaker: { failureThreshold: get('SECRETS_GATEWAY_KMS_BREAKER_FAILURES'), openMs: get('SECRETS_GATEWAY_KMS_BREAKER_OPEN_MS') },
+      hedgeDelayMs: get('SECRETS_GATEWAY_KMS_HEDGE_DELAY_MS'),
+      budget: { qps: get('SECRETS_GATEWAY_KMS_BUDGET_QPS'), burst: get('SECRETS_GATEWAY_KMS_BUDGET_BURST') },
+    },
+  };
+}
+
+function readConfigFile(path: string): Partial<Record<SettingName, Raw>> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError('SECRETS_GATEWAY_CONFIG', `cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  let values: unknown;
+  const ext = extname(path).toLowerCase();
+  if (ext === '.properties') values = parseProperties(text);
+  else if (ext === '.json' || ext === '.yaml' || ext === '.yml') {
+    try {
+      values = parseYaml(text);
+    } catch (e) {
+      throw new ConfigError('SECRETS_GATEWAY_CONFIG', `${path} is not valid ${ext.slice(1).toUpperCase()}: ${(e as Error).message.split('\n')[0]}`);
+    }
+  } else throw new ConfigError('SECRETS_GATEWAY_CONFIG', `${path}: use a .json, .yaml, .yml or .properties file`);
+  if (values === null || values === undefined) return {};
+  if (typeof values !== 'object' || Array.isArray(values)) throw new ConfigError('SECRETS_GATEWAY_CONFIG', `${path} must hold a map of settings`);
+  for (const name of Object.keys(values)) {
+    if (!(name in SETTINGS) || name === 'SECRETS_GATEWAY_CONFIG') throw new ConfigError(name, unknownReason(name, `key in ${path}`));
+  }
+  return values as Partial<Record<SettingName, Raw>>;
+}
+
+function unknownReason(name: string, what: string): string {
+  const near = Object.keys(SETTINGS).find((k) => editDistance(k.toLowerCase(), name.toLowerCase()) <= 3);
+  return `unknown ${what}${near ? ` (did you mean ${near}?)` : ''}`;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}

@@ -1,0 +1,97 @@
+/**
+ * Value parsers for settings. Each takes the raw value (a string from env or a properties
+ * file, or a JSON/YAML scalar) and returns the typed value or throws a reason. The loader
+ * prefixes the setting name; reasons for secret settings never echo the value.
+ */
+
+export type Raw = string | number | boolean | unknown[] | Record<string, unknown>;
+export type Parser<T> = (raw: Raw) => T;
+
+const show = (raw: Raw): string => JSON.stringify(typeof raw === 'string' && raw.length > 80 ? raw.slice(0, 80) + '…' : raw);
+
+export function str(raw: Raw): string {
+  if (typeof raw !== 'string' && typeof raw !== 'number') throw new Error(`must be a string, got ${show(raw)}`);
+  return String(raw).trim();
+}
+
+export function nonEmpty(raw: Raw): string {
+  const s = str(raw);
+  if (!s) throw new Error('must not be empty');
+  return s;
+}
+
+export function int(min: number, max: number): Parser<number> {
+  return (raw) => {
+    const s = typeof raw === 'number' ? String(raw) : str(raw);
+    if (!/^-?\d+$/.test(s) || Number(s) < min || Number(s) > max) {
+      throw new Error(`must be an integer ${min}–${max}, got ${show(raw)}`);
+    }
+    return Number(s);
+  };
+}
+
+export function fraction(min: number, max: number): Parser<number> {
+  return (raw) => {
+    const n = typeof raw === 'number' ? raw : Number(str(raw));
+    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`must be a number ${min}–${max}, got ${show(raw)}`);
+    return n;
+  };
+}
+
+export function bool(raw: Raw): boolean {
+  if (typeof raw === 'boolean') return raw;
+  const s = str(raw).toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(s)) return true;
+  if (['false', '0', 'no', 'off', ''].includes(s)) return false;
+  throw new Error(`must be true or false, got ${show(raw)}`);
+}
+
+export function oneOf<T extends string>(...values: T[]): Parser<T> {
+  return (raw) => {
+    const s = str(raw) as T;
+    if (!values.includes(s)) throw new Error(`must be one of ${values.join(', ')}, got ${show(raw)}`);
+    return s;
+  };
+}
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** `host:port`, `[v6]:port`. Port 0 asks the OS for a free port. */
+export function hostPort(raw: Raw): HostPort {
+  const s = str(raw);
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(s);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new Error(`must be host:port (for example 127.0.0.1:50051 or [::1]:50051), got ${show(raw)}`);
+  return { host: m[1] ?? m[2]!, port };
+}
+
+export function redisUrl(raw: Raw): string {
+  const s = nonEmpty(raw);
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    throw new Error('must be a redis:// or rediss:// URL');
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error('must be a redis:// or rediss:// URL');
+  return s;
+}
+
+/** A JSON value given either as a JSON string (env, properties) or as structured YAML/JSON. */
+export function json(raw: Raw): unknown {
+  if (typeof raw !== 'string') return raw;
+  try {
+    return JSON.parse(raw);
+  } catch (e) {
+    throw new Error(`must be valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** A secret string: same as nonEmpty, but never echoes the value. */
+export function secret(raw: Raw): string {
+  if (typeof raw !== 'string' || !raw.trim()) throw new Error('must be a non-empty string');
+  return raw.trim();
+}

@@ -1,0 +1,78 @@
+import type { HostPort } from './parsers';
+import type { Mode } from './settings';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** The one typed config object, built once at startup by `loadConfig`. */
+export interface GatewayConfig {
+  mode: Mode;
+  listen: HostPort;
+  logLevel: LogLevel;
+  /** Where the config file was read from, if any (for the startup log). */
+  configFile?: string;
+  redis: {
+    /** Unset: in-memory shared tier (dev, or serve with allowInMemory). */
+    url?: string;
+    allowInMemory: boolean;
+  };
+  kms: KmsConfig;
+  shutdownGraceMs: number;
+}
+
+export type KmsTargetKind = 'shared' | 'vpc' | 'dedicated';
+
+export interface KmsTargetConfig {
+  /** Stable id for logs and metrics: `<regionId>/<endpoint>`. */
+  id: string;
+  regionId: string;
+  /** host[:port], no scheme. */
+  endpoint: string;
+  kind: KmsTargetKind;
+  protocol: 'https' | 'http';
+  caFilePath?: string;
+  /** The CA PEM, read from caFilePath at startup. */
+  caPem?: string;
+}
+
+export type CredentialsConfig =
+  | { type: 'default' }
+  | { type: 'access_key'; accessKeyId: string; accessKeySecret: string }
+  | { type: 'sts'; accessKeyId: string; accessKeySecret: string; securityToken: string }
+  | {
+      type: 'ram_role_arn';
+      accessKeyId: string;
+      accessKeySecret: string;
+      securityToken?: string;
+      roleArn: string;
+      roleSessionName: string;
+      policy?: string;
+      durationSeconds?: number;
+      stsEndpoint?: string;
+      stsRegionId?: string;
+    }
+  | { type: 'ecs_ram_role'; roleName?: string }
+  | {
+      type: 'oidc_role_arn';
+      roleArn: string;
+      oidcProviderArn: string;
+      oidcTokenFilePath: string;
+      roleSessionName: string;
+      policy?: string;
+      durationSeconds?: number;
+      stsEndpoint?: string;
+      stsRegionId?: string;
+    }
+  | { type: 'credentials_uri'; uri: string };
+
+export interface KmsConfig {
+  /** In preference order. Empty only in dev mode, where the embedded emulator supplies them. */
+  targets: KmsTargetConfig[];
+  credentials: CredentialsConfig;
+  connectTimeoutMs: number;
+  readTimeoutMs: number;
+  retry: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number };
+  breaker: { failureThreshold: number; openMs: number };
+  /** 0 disables hedging. */
+  hedgeDelayMs: number;
+  budget: { qps: number; burst: number };
+}

@@ -1,0 +1,82 @@
+/**
+ * Domain errors. `kms/`, `cache/` and `watch/` throw these; `server/status.ts` is the one
+ * place that maps them to gRPC status codes. Messages never carry secret values,
+ * credentials or tokens: they name the secret, the KMS code and the request id only.
+ */
+
+/** What KMS said, kept on KMS-derived errors for logs and operators. */
+export interface KmsErrorDetail {
+  /** The KMS error code, e.g. `Forbidden.ResourceNotFound`. */
+  kmsCode?: string;
+  /** The KMS RequestId, for support tickets. */
+  requestId?: string;
+  /** The HTTP status KMS answered with. */
+  httpStatus?: number;
+  /** The region of the target that answered. */
+  regionId?: string;
+}
+
+export abstract class GatewayError extends Error {
+  readonly detail: KmsErrorDetail;
+  constructor(message: string, detail: KmsErrorDetail = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.detail = detail;
+  }
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+/** A request field is malformed. `field` is the proto field name. */
+export class InvalidArgumentError extends GatewayError {
+  constructor(
+    readonly field: string,
+    reason: string,
+    detail?: KmsErrorDetail,
+  ) {
+    super(`${field}: ${reason}`, detail);
+  }
+}
+
+/** The secret, stage or version does not exist (or is pending deletion). Never retried, never served stale. */
+export class SecretNotFoundError extends GatewayError {}
+
+/** KMS (or the gateway's policy) denied access. Never retried, never served stale. */
+export class AccessDeniedError extends GatewayError {}
+
+/** KMS throttled us, or the cluster's KMS request budget is exhausted. */
+export class ThrottledError extends GatewayError {}
+
+/** A transient backend failure: 5xx, network error, timeout, open circuit breakers. */
+export class BackendUnavailableError extends GatewayError {}
+
+/** Our credentials or signature were rejected (misconfiguration, not transient). */
+export class BackendAuthError extends GatewayError {}
+
+/** A per-caller or per-replica limit was reached. */
+export class ResourceExhaustedError extends GatewayError {}
+
+/** A setting is invalid. `setting` is the name the operator wrote (env var or file key). */
+export class ConfigError extends Error {
+  constructor(
+    readonly setting: string,
+    reason: string,
+  ) {
+    super(`${setting}: ${reason}`);
+  }
+  override get name(): string {
+    return 'ConfigError';
+  }
+}
+
+/** True for failures worth retrying and worth answering stale for. One predicate, used everywhere. */
+export function isTransient(err: unknown): boolean {
+  return err instanceof BackendUnavailableError || err instanceof ThrottledError;
+}
+
+/** True for an abort caused by a signal (caller cancelled or deadline passed). */
+export function isAbortError(err: unknown): boolean {
+  return (
+    err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError' || (err as { code?: string }).code === 'ABORT_ERR')
+  );
+}

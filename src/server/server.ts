@@ -1,0 +1,60 @@
+import {
+  Server,
+  ServerCredentials,
+  status,
+  type sendUnaryData,
+  type ServerWritableStream,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import type { HostPort } from '../config/parsers';
+import { SecretsGatewayServiceService } from '../gen/secretsgateway/v1/secrets_gateway';
+import { addReflection } from './reflection';
+
+export const SERVICE_NAME = 'secretsgateway.v1.SecretsGatewayService';
+
+/** The health state served as grpc.health.v1: one value, created by the composition root. */
+export function createHealth(): HealthImplementation {
+  return new HealthImplementation({ '': 'NOT_SERVING', [SERVICE_NAME]: 'NOT_SERVING' });
+}
+
+export function setServing(health: HealthImplementation, serving: boolean): void {
+  const s = serving ? 'SERVING' : 'NOT_SERVING';
+  health.setStatus('', s);
+  health.setStatus(SERVICE_NAME, s);
+}
+
+/**
+ * Handlers that answer UNIMPLEMENTED until the service itself exists. They say so plainly rather
+ * than pretending to serve.
+ */
+export function unimplementedService(): UntypedServiceImplementation {
+  const unimplemented = { code: status.UNIMPLEMENTED, details: 'not implemented yet' };
+  return {
+    getSecret: (_call: unknown, callback: sendUnaryData<unknown>) => callback(unimplemented),
+    watchSecret: (call: ServerWritableStream<unknown, unknown>) => call.emit('error', unimplemented),
+  };
+}
+
+export interface ServerOptions {
+  /** grpc-js channel options (keepalive, message sizes, …). */
+  channelOptions?: Record<string, number | string>;
+}
+
+/** Builds a grpc-js server with the gateway service, health and reflection, and binds it. */
+export async function buildServer(
+  listen: HostPort,
+  impl: UntypedServiceImplementation,
+  health: HealthImplementation,
+  opts: ServerOptions = {},
+): Promise<{ server: Server; port: number }> {
+  const server = new Server(opts.channelOptions);
+  server.addService(SecretsGatewayServiceService, impl);
+  health.addToServer(server);
+  addReflection(server);
+  const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${host}:${listen.port}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  return { server, port };
+}

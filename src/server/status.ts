@@ -1,0 +1,47 @@
+/**
+ * The one place that turns any thrown value into a gRPC status. Handlers, logging and spans all
+ * use `toStatus`, so a given failure is reported the same way everywhere.
+ */
+import { Metadata, status, type StatusObject } from '@grpc/grpc-js';
+import {
+  AccessDeniedError,
+  BackendAuthError,
+  BackendUnavailableError,
+  InvalidArgumentError,
+  isAbortError,
+  ResourceExhaustedError,
+  SecretNotFoundError,
+  ThrottledError,
+} from '../errors';
+
+export type GrpcStatus = Pick<StatusObject, 'code' | 'details'>;
+
+/**
+ * Maps an error to a status. When the call's own signal has aborted, the client went away or its
+ * deadline passed: that is reported as CANCELLED / DEADLINE_EXCEEDED, never as a server failure.
+ * Unknown errors become INTERNAL with a generic message; their detail belongs in the log only.
+ */
+export function toStatus(err: unknown, signal?: AbortSignal): GrpcStatus {
+  if (signal?.aborted) {
+    const reason = signal.reason as Error | undefined;
+    return reason?.name === 'TimeoutError'
+      ? { code: status.DEADLINE_EXCEEDED, details: 'deadline exceeded' }
+      : { code: status.CANCELLED, details: 'cancelled by the client' };
+  }
+  if (err instanceof InvalidArgumentError) return { code: status.INVALID_ARGUMENT, details: err.message };
+  if (err instanceof SecretNotFoundError) return { code: status.NOT_FOUND, details: err.message };
+  if (err instanceof AccessDeniedError) return { code: status.PERMISSION_DENIED, details: err.message };
+  if (err instanceof ThrottledError) return { code: status.RESOURCE_EXHAUSTED, details: err.message };
+  if (err instanceof ResourceExhaustedError) return { code: status.RESOURCE_EXHAUSTED, details: err.message };
+  if (err instanceof BackendUnavailableError) return { code: status.UNAVAILABLE, details: err.message };
+  // Our own credentials were rejected: the caller can do nothing about it, and retrying will not help.
+  if (err instanceof BackendAuthError) return { code: status.INTERNAL, details: 'the gateway could not authenticate to KMS' };
+  if (isAbortError(err)) return { code: status.CANCELLED, details: 'cancelled' };
+  return { code: status.INTERNAL, details: 'internal error' };
+}
+
+/** A ServiceError-shaped object for grpc-js callbacks and `emit('error')`. */
+export function toServiceError(err: unknown, signal?: AbortSignal): Partial<StatusObject> & Error {
+  const s = toStatus(err, signal);
+  return Object.assign(new Error(s.details), { code: s.code, details: s.details, metadata: new Metadata() });
+}

@@ -1,0 +1,55 @@
+/**
+ * A small structured logger: one JSON object per line on stderr. Passed in, never global.
+ * Callers log secret *names* and KMS request ids, never values, tokens or credentials; as a
+ * second line of defence, fields whose names look sensitive are replaced by `[REDACTED]`.
+ */
+import type { LogLevel } from '../config/types';
+
+export type Fields = Record<string, unknown>;
+
+export interface Logger {
+  debug(msg: string, fields?: Fields): void;
+  info(msg: string, fields?: Fields): void;
+  warn(msg: string, fields?: Fields): void;
+  error(msg: string, fields?: Fields): void;
+  child(fields: Fields): Logger;
+}
+
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+const SENSITIVE = /secret|token|password|credential|authorization|signature|value|plaintext|key$/i;
+/** Field names that match SENSITIVE but are safe identifiers. */
+const SAFE = new Set(['secretName', 'secret_name', 'secretType', 'keyId', 'cacheKey']);
+
+export type Sink = (line: string) => void;
+
+export function createLogger(opts: { level?: LogLevel; sink?: Sink; base?: Fields } = {}): Logger {
+  const min = RANK[opts.level ?? 'info'];
+  const sink = opts.sink ?? ((line) => process.stderr.write(line + '\n'));
+  const make = (base: Fields): Logger => {
+    const emit = (level: LogLevel, msg: string, fields?: Fields) => {
+      if (RANK[level] < min) return;
+      sink(JSON.stringify({ time: new Date().toISOString(), level, msg, ...redact(base), ...redact(fields) }));
+    };
+    return {
+      debug: (m, f) => emit('debug', m, f),
+      info: (m, f) => emit('info', m, f),
+      warn: (m, f) => emit('warn', m, f),
+      error: (m, f) => emit('error', m, f),
+      child: (f) => make({ ...base, ...f }),
+    };
+  };
+  return make(opts.base ?? {});
+}
+
+function redact(fields?: Fields): Fields | undefined {
+  if (!fields) return fields;
+  const out: Fields = {};
+  for (const [k, v] of Object.entries(fields)) {
+    if (v instanceof Error) out[k] = { name: v.name, message: v.message };
+    else out[k] = SENSITIVE.test(k) && !SAFE.has(k) ? '[REDACTED]' : v;
+  }
+  return out;
+}
+
+/** A logger that drops everything (tests, library use). */
+export const silentLogger: Logger = createLogger({ sink: () => {}, level: 'error' });

@@ -1,0 +1,144 @@
+/**
+ * Private redis-server instances on loopback for tests: standalone, and a 3-master Redis Cluster.
+ * Each instance gets its own port and temp dir, keeps nothing on disk, and is killed on stop (and
+ * on process exit, so a crashed test never leaves a server behind).
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+
+export interface RedisInstance {
+  host: '127.0.0.1';
+  port: number;
+  url: string;
+  /** SIGKILL the server (an outage). `start()` brings it back on the same port, empty. */
+  kill(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/** A port p such that p (and p+10000, the cluster bus, when asked) are free on loopback. */
+export async function freePort(withBus = false): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const p = 20000 + Math.floor(Math.random() * 30000);
+    if ((await portFree(p)) && (!withBus || (await portFree(p + 10000)))) return p;
+  }
+  throw new Error('no free loopback port found');
+}
+
+function spawnRedis(port: number, dir: string, extra: string[]): Promise<ChildProcess> {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', ...extra];
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`redis-server on ${port} did not start:\n${out}`));
+    }, 10_000);
+    const onData = (b: Buffer) => {
+      out += b.toString();
+      if (out.includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        child.stdout!.off('data', onData);
+        child.stdout!.resume();
+        child.stderr!.resume();
+        resolve(child);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot run redis-server (${e.message}); install Debian's redis-server`));
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`redis-server exited with ${code}:\n${out}`));
+    });
+  });
+}
+
+async function killChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+}
+
+export async function startRedis(extra: string[] = []): Promise<RedisInstance> {
+  const port = await freePort(extra.includes('--cluster-enabled'));
+  const dir = mkdtempSync(join(tmpdir(), 'sg-redis-'));
+  let child: ChildProcess | undefined = await spawnRedis(port, dir, extra);
+  return {
+    host: '127.0.0.1',
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    kill: async () => {
+      await killChild(child);
+      child = undefined;
+    },
+    start: async () => {
+      child = await spawnRedis(port, dir, extra);
+    },
+    stop: async () => {
+      await killChild(child);
+      child = undefined;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface RedisCluster {
+  nodes: { host: '127.0.0.1'; port: number }[];
+  stop(): Promise<void>;
+}
+
+/** A Redis Cluster of `masters` masters and no replicas, slots spread by redis-cli. */
+export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
+  const instances: RedisInstance[] = [];
+  try {
+    for (let i = 0; i < masters; i++) {
+      instances.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000']));
+    }
+    const addrs = instances.map((r) => `127.0.0.1:${r.port}`);
+    await run('redis-cli', ['--cluster', 'create', ...addrs, '--cluster-replicas', '0', '--cluster-yes']);
+    // Creation returns before every node agrees; wait until each reports cluster_state:ok.
+    for (const r of instances) {
+      for (let i = 0; ; i++) {
+        const { stdout } = await run('redis-cli', ['-p', String(r.port), 'cluster', 'info']);
+        if (stdout.includes('cluster_state:ok')) break;
+        if (i > 100) throw new Error(`cluster node ${r.port} never reached cluster_state:ok`);
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    }
+  } catch (e) {
+    await Promise.all(instances.map((r) => r.stop()));
+    throw e;
+  }
+  return {
+    nodes: instances.map((r) => ({ host: '127.0.0.1', port: r.port })),
+    stop: async () => {
+      await Promise.all(instances.map((r) => r.stop()));
+    },
+  };
+}
