@@ -41,3 +41,11 @@ test('shutdown flips health to NOT_SERVING and closes the port', async (t) => {
   );
   t.is(err.code, status.UNAVAILABLE);
 });
+
+test('the RPCs answer UNIMPLEMENTED until the service lands', async (t) => {
+  const gw = await start(t);
+  const client = gatewayClient(gw.port);
+  t.teardown(() => client.close());
+  const err = await new Promise<{ code?: number }>((resolve) => client.getSecret({ name: 'x', versionStage: '', versionId: '', regionId: '', fetchExtendedConfig: false }, (e) => resolve(e ?? {})));
+  t.is(err.code, status.UNIMPLEMENTED);
+});

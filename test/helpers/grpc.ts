@@ -34,7 +34,7 @@ export async function listServices(port: number): Promise<string[]> {
     return await new Promise<string[]>((resolve, reject) => {
       const call = client.ServerReflectionInfo();
       call.on('data', (r) => {
-        resolve((r.list_services_response?.service ?? []).map((s) => s.name));
+        resolve((r.list_services_response?.service ?? []).map((s: { name: string }) => s.name));
         call.end();
       });
       call.on('error', reject);
