@@ -1,0 +1,87 @@
+/**
+ * The one module that speaks the KMS 2016-01-20 API. Request and response types mirror the
+ * upstream `@alicloud/kms20160120` 2.x models, called through `@alicloud/openapi-client`'s
+ * `callApi` with the Params that generator emits. The registry's kms20160120 is only the legacy
+ * 1.2.0, which drops the rotation fields and cannot pin a CA (docs: kms-wire.md §0); moving to 2.x
+ * later replaces the body of `getSecretValue` and nothing else.
+ */
+import OpenApiClient, * as OpenApi from '@alicloud/openapi-client';
+import OpenApiUtil from '@alicloud/openapi-util';
+import * as Util from '@alicloud/tea-util';
+
+export const KMS_API_VERSION = '2016-01-20';
+
+export interface GetSecretValueRequest {
+  SecretName: string;
+  VersionStage?: string;
+  VersionId?: string;
+  FetchExtendedConfig?: boolean;
+}
+
+/** `GetSecretValueResponseBody` of the KMS API (kms-wire.md §2.1). */
+export interface GetSecretValueResponseBody {
+  RequestId?: string;
+  SecretName?: string;
+  SecretType?: string;
+  VersionId?: string;
+  CreateTime?: string;
+  SecretData?: string;
+  SecretDataType?: string;
+  VersionStages?: { VersionStage?: string[] };
+  AutomaticRotation?: string;
+  LastRotationDate?: string;
+  NextRotationDate?: string;
+  RotationInterval?: string;
+  ExtendedConfig?: string;
+}
+
+export interface CallTimeouts {
+  readTimeoutMs: number;
+  connectTimeoutMs: number;
+}
+
+export interface KmsClientOptions {
+  endpoint: string;
+  protocol: 'https' | 'http';
+  regionId: string;
+  caPem?: string;
+  credential: unknown;
+  userAgent?: string;
+}
+
+export function createKmsClient(o: KmsClientOptions): OpenApiClient {
+  return new OpenApiClient(
+    new OpenApi.Config({
+      endpoint: o.endpoint,
+      protocol: o.protocol,
+      regionId: o.regionId,
+      ca: o.caPem,
+      credential: o.credential as OpenApi.Config['credential'],
+      userAgent: o.userAgent,
+    }),
+  );
+}
+
+const GET_SECRET_VALUE = () =>
+  new OpenApi.Params({
+    action: 'GetSecretValue',
+    version: KMS_API_VERSION,
+    protocol: 'HTTPS',
+    pathname: '/',
+    method: 'POST',
+    authType: 'AK',
+    style: 'RPC',
+    reqBodyType: 'formData',
+    bodyType: 'json',
+  });
+
+export async function getSecretValue(client: OpenApiClient, req: GetSecretValueRequest, t: CallTimeouts): Promise<GetSecretValueResponseBody> {
+  const query: Record<string, string | boolean> = { SecretName: req.SecretName };
+  if (req.VersionStage) query.VersionStage = req.VersionStage;
+  if (req.VersionId) query.VersionId = req.VersionId;
+  if (req.FetchExtendedConfig) query.FetchExtendedConfig = true;
+  const request = new OpenApi.OpenApiRequest({ query: OpenApiUtil.query(query) });
+  const runtime = new Util.RuntimeOptions({ readTimeout: t.readTimeoutMs, connectTimeout: t.connectTimeoutMs });
+  const res = await client.callApi(GET_SECRET_VALUE(), request, runtime as never);
+  return (res as { body: GetSecretValueResponseBody }).body;
+}

@@ -1,0 +1,70 @@
+/**
+ * Turns whatever the Alibaba SDK throws into one of our typed errors, and decides whether it is
+ * worth another attempt. The SDK's errors are duck-typed (ES5 classes: `instanceof` is useless,
+ * kms-wire.md §2.3). Messages are composed here from the KMS code, HTTP status and RequestId
+ * only: the SDK's own messages can carry the full V1 URL (AccessKeyId, Signature, SecurityToken),
+ * and a SignatureDoesNotMatch message carries the string-to-sign, which includes the token.
+ */
+import {
+  AccessDeniedError,
+  BackendAuthError,
+  BackendUnavailableError,
+  GatewayError,
+  InvalidArgumentError,
+  SecretNotFoundError,
+  ThrottledError,
+  type KmsErrorDetail,
+} from '../errors';
+
+export interface Classified {
+  error: GatewayError;
+  /** Worth another attempt (this target after backoff, or another target). */
+  retryable: boolean;
+  /** Counts against the target's health (breaker, latency). NotFound is a healthy answer. */
+  targetFault: boolean;
+}
+
+const NOT_FOUND = new Set(['Forbidden.ResourceNotFound', 'Forbidden.SecretNotFound', 'Rejected.ResourceInDeleteWindow', 'Forbidden.ResourceInDeleteWindow']);
+const DENIED_PREFIXES = ['Forbidden.NoPermission', 'Forbidden.KmsServiceNotEnabled', 'Forbidden.InDebt', 'Forbidden.ProhibitedByRiskControl', 'Forbidden.RAM', 'Forbidden.NoPermission'];
+const THROTTLED = new Set(['Rejected.Throttling', 'Throttling', 'Throttling.User', 'Throttling.Api']);
+const TRANSIENT = new Set(['ServiceUnavailableTemporary', 'ServiceUnavailable', 'InternalFailure', 'InternalError', 'ServiceTimeout']);
+const AUTH_PREFIXES = ['SignatureDoesNotMatch', 'InvalidAccessKeyId', 'IncompleteSignature', 'IllegalTimestamp', 'InvalidTimeStamp', 'SignatureNonceUsed', 'InvalidSecurityToken', 'Forbidden.AccessKey', 'MissingSignature', 'InvalidCredentials'];
+const INVALID_PREFIXES = ['InvalidParameter', 'MissingParameter', 'MissingSecretName', 'ParseRequestParameterException', 'InvalidVersionStage', 'InvalidVersionId'];
+const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED', 'ESOCKETTIMEDOUT', 'UND_ERR_SOCKET']);
+const TLS = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|HOSTNAME_MISMATCH|ALTNAME/;
+
+type SdkError = { name?: string; code?: string; statusCode?: number; data?: { Code?: string; RequestId?: string; statusCode?: number } };
+
+export function classify(err: unknown, what: string, regionId: string): Classified {
+  const e = (err ?? {}) as SdkError;
+  const kmsCode = e.data?.Code ?? e.code;
+  const httpStatus = e.statusCode ?? e.data?.statusCode;
+  const detail: KmsErrorDetail = { kmsCode, httpStatus, requestId: e.data?.RequestId, regionId };
+  const ref = [kmsCode, httpStatus && `HTTP ${httpStatus}`, detail.requestId && `request id ${detail.requestId}`].filter(Boolean).join(', ');
+  const msg = (s: string) => `${what}: ${s}${ref ? ` (${ref})` : ''}`;
+  const starts = (list: string[]) => !!kmsCode && list.some((p) => kmsCode.startsWith(p));
+
+  if (kmsCode && NOT_FOUND.has(kmsCode)) return { error: new SecretNotFoundError(msg('secret not found'), detail), retryable: false, targetFault: false };
+  if (starts(DENIED_PREFIXES)) return { error: new AccessDeniedError(msg('KMS denied access'), detail), retryable: false, targetFault: false };
+  if (starts(AUTH_PREFIXES)) return { error: new BackendAuthError(msg('KMS rejected the gateway\'s credentials or signature'), detail), retryable: false, targetFault: false };
+  if (starts(INVALID_PREFIXES)) return { error: new InvalidArgumentError('name', msg('KMS rejected the request'), detail), retryable: false, targetFault: false };
+  if ((kmsCode && THROTTLED.has(kmsCode)) || httpStatus === 429) return { error: new ThrottledError(msg('KMS throttled the request'), detail), retryable: true, targetFault: false };
+  if ((kmsCode && TRANSIENT.has(kmsCode)) || (httpStatus !== undefined && httpStatus >= 500)) {
+    return { error: new BackendUnavailableError(msg('KMS is temporarily unavailable'), detail), retryable: true, targetFault: true };
+  }
+  if (e.name === 'RequestTimeoutError') return { error: new BackendUnavailableError(msg('KMS timed out'), detail), retryable: true, targetFault: true };
+  if (kmsCode && TLS.test(kmsCode)) {
+    return { error: new BackendAuthError(msg('TLS verification of the KMS endpoint failed; check caFilePath'), detail), retryable: false, targetFault: true };
+  }
+  if (kmsCode && NETWORK.has(kmsCode)) return { error: new BackendUnavailableError(msg('cannot reach KMS'), detail), retryable: true, targetFault: true };
+  // A non-JSON body (a load balancer's HTML 502) surfaces as a bare SyntaxError.
+  if (e.name === 'SyntaxError') return { error: new BackendUnavailableError(msg('KMS sent an unreadable response'), detail), retryable: true, targetFault: true };
+  if (httpStatus === 404) return { error: new SecretNotFoundError(msg('secret not found'), detail), retryable: false, targetFault: false };
+  if (httpStatus === 403) return { error: new AccessDeniedError(msg('KMS denied access'), detail), retryable: false, targetFault: false };
+  return { error: new BackendUnavailableError(msg('unexpected KMS failure'), detail), retryable: false, targetFault: true };
+}
+
+/** Strips query strings (which may hold AccessKeyId, Signature, SecurityToken) from URLs in a message, for logs. */
+export function redactUrls(message: string): string {
+  return message.replace(/(https?:\/\/[^\s?]+)\?\S*/g, '$1?[redacted]');
+}
