@@ -12,6 +12,9 @@ const USAGE = `usage: secrets-gateway <command>
 commands:
   dev            start the gateway for local development (127.0.0.1:50051)
   serve          start the gateway in production mode, configured from the environment and SECRETS_GATEWAY_CONFIG
+  get NAME       read a secret from a running gateway (--stage S, --version-id V, --json, --target HOST:PORT)
+  watch NAME     print each version of a secret as it rotates (--json, --target HOST:PORT)
+  kms-emulator   run the local KMS emulator (--seed PATH, --regions a,b, --port N, --http, --ca-out PATH)
 `;
 
 /** Runs a server command until SIGINT/SIGTERM, then shuts down in order. */
@@ -35,6 +38,13 @@ export async function main(argv: string[]): Promise<number> {
       case 'dev':
       case 'serve':
         return await runServer(command);
+      case 'get':
+        return await (require('./client') as typeof import('./client')).getCommand(argv.slice(1));
+      case 'watch':
+        return await (require('./client') as typeof import('./client')).watchCommand(argv.slice(1));
+      case 'kms-emulator':
+        // Loaded lazily: production paths never import the emulator.
+        return await (require('../emulator/cli') as typeof import('../emulator/cli')).runKmsEmulatorCommand(argv.slice(1));
       case undefined:
       case 'help':
       case '--help':

@@ -1,0 +1,20 @@
+/**
+ * The local Alibaba Cloud KMS Secrets Manager emulator: dev mode, tests and benchmarks only.
+ * Production code must not import this module (the gateway loads it lazily in dev mode).
+ */
+export { createKmsEmulator } from './emulator';
+export type {
+  CaPem, FaultControl, FaultSpec, KmsEmulator, KmsEmulatorOptions, LoggedRequest, RegionEndpoint,
+} from './types';
+export type {
+  CreateSecretInput, ImportSecretInput, PutSecretValueInput, SecretDescription, SecretStoreApi, SecretVersionView, VersionInfo,
+} from './store';
+export type { SeedDocument, SeedSecret, SeedVersion } from './seed';
+export { parseSeed, readSeedFile } from './seed';
+export { KmsApiError, SeedError } from './errors';
+export { createTestCa, createTestCaAsync, issueServerCert, issueServerCertAsync, loadCa, type CertNames, type ServerCert, type TestCa } from './tls';
+export { percentEncode, v1Signature, v1StringToSign, v3CanonicalRequest, v3Signature, v3StringToSign } from './signature';
+export { ACCOUNT_ID, KMS_VERSION } from './actions';
+export { STS_VERSION } from './sts';
+export { CREDENTIALS_PATH } from './server';
+export { runKmsEmulatorCommand } from './cli';
