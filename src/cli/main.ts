@@ -14,6 +14,7 @@ commands:
   serve          start the gateway in production mode, configured from the environment and SECRETS_GATEWAY_CONFIG
   get NAME       read a secret from a running gateway (--stage S, --version-id V, --json, --target HOST:PORT)
   watch NAME     print each version of a secret as it rotates (--json, --target HOST:PORT)
+  rotate NAME    dev mode only: put a new version into the dev emulator, so a watch fires
   kms-emulator   run the local KMS emulator (--seed PATH, --regions a,b, --port N, --http, --ca-out PATH)
 `;
 
@@ -21,13 +22,20 @@ commands:
 async function runServer(mode: 'dev' | 'serve'): Promise<number> {
   const config = loadConfig({ mode });
   const logger = createLogger({ level: config.logLevel });
-  const gw = await startGateway(config, { logger });
+  let close: () => Promise<void>;
+  if (mode === 'dev') {
+    const { startDev, devBanner } = require('./dev') as typeof import('./dev');
+    const dev = await startDev(config, logger);
+    process.stdout.write(devBanner(dev) + '\n');
+    close = dev.close;
+  } else {
+    close = (await startGateway(config, { logger })).shutdown;
+  }
   await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
   });
-  await gw.shutdown();
+  await close();
   return 0;
 }
 
@@ -42,6 +50,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (require('./client') as typeof import('./client')).getCommand(argv.slice(1));
       case 'watch':
         return await (require('./client') as typeof import('./client')).watchCommand(argv.slice(1));
+      case 'rotate':
+        return await (require('./dev') as typeof import('./dev')).rotateCommand(argv.slice(1));
       case 'kms-emulator':
         // Loaded lazily: production paths never import the emulator.
         return await (require('../emulator/cli') as typeof import('../emulator/cli')).runKmsEmulatorCommand(argv.slice(1));

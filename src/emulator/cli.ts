@@ -27,7 +27,7 @@ const USAGE = `usage: secrets-gateway kms-emulator [flags]
 const DEMO_SEED = join('examples', 'emulator', 'demo-secrets.yaml');
 
 /** The demo seed, found by walking up from this file (source tree or dist/). */
-function findDemoSeed(): string | undefined {
+export function findDemoSeed(): string | undefined {
   for (let dir = __dirname; ; dir = dirname(dir)) {
     const candidate = join(dir, DEMO_SEED);
     if (existsSync(candidate)) return candidate;
