@@ -1,6 +1,6 @@
 import type OpenApiClient from '@alicloud/openapi-client';
 import type { KmsTargetConfig } from '../config/types';
-import { CircuitBreaker, type BreakerOptions } from './breaker';
+import { CircuitBreaker, type BreakerOptions } from '../breaker';
 
 /** EWMA weight of the newest sample. */
 const ALPHA = 0.3;

@@ -43,11 +43,22 @@ export async function freePort(withBus = false): Promise<number> {
   throw new Error('no free loopback port found');
 }
 
+/**
+ * ava SIGKILLs a worker whose test times out, and then no 'exit' handler runs. A detached shell
+ * per server polls this process and kills the server once it is gone, so no redis-server outlives
+ * the test run; it exits on its own when the server does.
+ */
+function watchdog(redisPid: number): void {
+  const script = `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${redisPid} 2>/dev/null; do sleep 1; done; kill -9 ${redisPid} 2>/dev/null`;
+  spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' }).unref();
+}
+
 function spawnRedis(port: number, dir: string, extra: string[]): Promise<ChildProcess> {
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', ...extra];
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   child.once('exit', () => live.delete(child));
+  if (child.pid) watchdog(child.pid);
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => {

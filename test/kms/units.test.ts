@@ -1,6 +1,6 @@
 import test from 'ava';
 import { backoffCeilingMs, backoffDelayMs } from '../../src/kms/backoff';
-import { CircuitBreaker } from '../../src/kms/breaker';
+import { CircuitBreaker } from '../../src/breaker';
 import { classify, redactUrls } from '../../src/kms/classify';
 import { toSecretVersion } from '../../src/kms/convert';
 import { LocalTokenBucket } from '../../src/kms/budget';

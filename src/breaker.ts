@@ -1,6 +1,7 @@
 /**
- * A per-target circuit breaker. `failureThreshold` consecutive failures open it; after `openMs`
- * one half-open probe is let through; its success closes the breaker, its failure reopens it.
+ * A circuit breaker: `failureThreshold` consecutive failures open it; after `openMs` one
+ * half-open probe is let through; its success closes the breaker, its failure reopens it.
+ * Used per KMS target (kms/) and around the shared Redis tier (cache/).
  */
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
@@ -8,6 +9,8 @@ export interface BreakerOptions {
   failureThreshold: number;
   openMs: number;
   now?: () => number;
+  /** Called when the breaker settles closed or open (not on the lazy open → half-open move). */
+  onStateChange?: (state: 'closed' | 'open') => void;
 }
 
 export class CircuitBreaker {
@@ -30,6 +33,12 @@ export class CircuitBreaker {
     return this._state;
   }
 
+  /** Whether `tryAcquire` would succeed now, without taking the half-open probe slot. */
+  get wouldAllow(): boolean {
+    const s = this.state;
+    return s === 'closed' || (s === 'half-open' && !this.probing);
+  }
+
   /** Whether a request may go now. In half-open, only one probe at a time. Call `onSuccess`/`onFailure` after. */
   tryAcquire(): boolean {
     const s = this.state;
@@ -44,15 +53,26 @@ export class CircuitBreaker {
   onSuccess(): void {
     this.failures = 0;
     this.probing = false;
-    this._state = 'closed';
+    this.settle('closed');
   }
 
   onFailure(): void {
     this.probing = false;
     this.failures++;
-    if (this._state === 'half-open' || this.failures >= this.opts.failureThreshold) {
-      this._state = 'open';
+    if (this._state !== 'closed' || this.failures >= this.opts.failureThreshold) {
       this.openedAt = this.now();
+      this.settle('open');
+    }
+  }
+
+  /** The last closed/open verdict, so a failed half-open probe does not report `open` twice. */
+  private settled: 'closed' | 'open' = 'closed';
+
+  private settle(state: 'closed' | 'open'): void {
+    this._state = state;
+    if (this.settled !== state) {
+      this.settled = state;
+      this.opts.onStateChange?.(state);
     }
   }
 

@@ -1,0 +1,42 @@
+/**
+ * The circuit breaker around the shared tier. While it is open every call fails at once with
+ * SharedTierUnavailableError (the store then works from L1 and the source, with in-process
+ * single-flight only); after `openMs` one probe goes through, and its success returns the store to
+ * the shared tier by itself when Redis is back. The state machine is the shared `CircuitBreaker`.
+ */
+import { CircuitBreaker, type BreakerOptions, type BreakerState } from '../breaker';
+import { BackendUnavailableError } from '../errors';
+
+export type { BreakerOptions, BreakerState };
+
+/** The shared tier is unavailable (breaker open, or the call failed). Never leaves the cache module via get(). */
+export class SharedTierUnavailableError extends BackendUnavailableError {}
+
+export class Breaker {
+  private readonly cb: CircuitBreaker;
+
+  constructor(opts: BreakerOptions) {
+    this.cb = new CircuitBreaker(opts);
+  }
+
+  get state(): BreakerState {
+    return this.cb.state;
+  }
+
+  /** True when a call would be attempted now. */
+  get available(): boolean {
+    return this.cb.wouldAllow;
+  }
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (!this.cb.tryAcquire()) throw new SharedTierUnavailableError('shared cache unavailable (circuit open)');
+    try {
+      const out = await fn();
+      this.cb.onSuccess();
+      return out;
+    } catch (err) {
+      this.cb.onFailure();
+      throw new SharedTierUnavailableError('shared cache call failed', {}, { cause: err });
+    }
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Every tunable of the secret cache, in one place, with its default. The composition root builds a
+ * `CacheConfig` from the gateway config (`src/config/`) and passes it in; nothing here reads env.
+ */
+import { ConfigError } from '../errors';
+
+export interface CacheConfig {
+  /** Prefix of every Redis key and channel; deployments sharing one Redis need distinct prefixes. @default 'sg' */
+  keyPrefix: string;
+  /** Largest number of entries (values and negative entries) in the in-process L1. @default 10000 */
+  l1MaxEntries: number;
+  /** How long this replica answers from L1 before looking at the shared tier again. @default 5000 */
+  l1TtlMs: number;
+  /** How long a value read from KMS is fresh (before jitter). @default 300000 */
+  ttlMs: number;
+  /** Each entry's TTL is shortened by a random fraction up to this, so entries don't expire together. 0–0.5. @default 0.1 */
+  ttlJitterRatio: number;
+  /** Refresh-ahead starts at this fraction of the (jittered) TTL; 0 disables refresh-ahead. 0–0.95. @default 0.75 */
+  refreshAheadRatio: number;
+  /** A key is refreshed ahead only while it was read within this window (so cold keys expire instead). @default 300000 */
+  hotWindowMs: number;
+  /** After a failed refresh-ahead, try again after this long. @default 5000 */
+  refreshRetryMs: number;
+  /** When a secret's next rotation falls inside its TTL, check again this long after it. @default 5000 */
+  rotationCheckDelayMs: number;
+  /** Answer a stale value (source STALE) when the source fails transiently. @default true */
+  serveStaleOnTransientError: boolean;
+  /** How long past its TTL a value may still be answered stale (and is kept in Redis for that). @default 3600000 */
+  maxStaleMs: number;
+  /** How long a NotFound answer is cached, so a bad name cannot hammer KMS. 0 disables. @default 5000 */
+  negativeTtlMs: number;
+  /** Lease of the cluster-wide fill lock; a crashed holder's lock frees itself after this. The holder renews it every third. @default 10000 */
+  lockLeaseMs: number;
+  /** Lease of the refresh-ahead claim: the replica holding it refreshes the key. @default 10000 */
+  refreshLeaseMs: number;
+  /** A follower re-reads the shared tier at least this often while waiting for a "filled" message. @default 250 */
+  fillPollMs: number;
+  /** A follower gives up waiting for another replica's fill after this long (BackendUnavailableError). @default 30000 */
+  fillMaxWaitMs: number;
+  /** Longest source (KMS) call made on behalf of a fill, shared by all its waiters. @default 30000 */
+  sourceTimeoutMs: number;
+  /** Callers waiting on one key in this process; more get ResourceExhaustedError. @default 10000 */
+  maxWaitersPerKey: number;
+  /** Keys being filled at once in this process; more get ResourceExhaustedError. @default 10000 */
+  maxFlights: number;
+  /** Watch subscriptions (store.subscribe) held at once. @default 100000 */
+  maxSubscriptions: number;
+  /** Redis failures in a row that open the breaker (the store then runs on L1 + source only). @default 5 */
+  breakerFailureThreshold: number;
+  /** How long the breaker stays open before one probe command is let through. @default 2000 */
+  breakerOpenMs: number;
+}
+
+export const DEFAULT_CACHE_CONFIG: Readonly<CacheConfig> = Object.freeze({
+  keyPrefix: 'sg',
+  l1MaxEntries: 10_000,
+  l1TtlMs: 5_000,
+  ttlMs: 300_000,
+  ttlJitterRatio: 0.1,
+  refreshAheadRatio: 0.75,
+  hotWindowMs: 300_000,
+  refreshRetryMs: 5_000,
+  rotationCheckDelayMs: 5_000,
+  serveStaleOnTransientError: true,
+  maxStaleMs: 3_600_000,
+  negativeTtlMs: 5_000,
+  lockLeaseMs: 10_000,
+  refreshLeaseMs: 10_000,
+  fillPollMs: 250,
+  fillMaxWaitMs: 30_000,
+  sourceTimeoutMs: 30_000,
+  maxWaitersPerKey: 10_000,
+  maxFlights: 10_000,
+  maxSubscriptions: 100_000,
+  breakerFailureThreshold: 5,
+  breakerOpenMs: 2_000,
+});
+
+type NumKey = { [K in keyof CacheConfig]: CacheConfig[K] extends number ? K : never }[keyof CacheConfig];
+
+const RANGES: Record<NumKey, [min: number, max: number]> = {
+  l1MaxEntries: [1, 10_000_000],
+  l1TtlMs: [0, 86_400_000],
+  ttlMs: [1, 86_400_000],
+  ttlJitterRatio: [0, 0.5],
+  refreshAheadRatio: [0, 0.95],
+  hotWindowMs: [0, 86_400_000],
+  refreshRetryMs: [1, 3_600_000],
+  rotationCheckDelayMs: [0, 3_600_000],
+  maxStaleMs: [0, 604_800_000],
+  negativeTtlMs: [0, 3_600_000],
+  lockLeaseMs: [50, 600_000],
+  refreshLeaseMs: [50, 600_000],
+  fillPollMs: [5, 60_000],
+  fillMaxWaitMs: [10, 600_000],
+  sourceTimeoutMs: [10, 600_000],
+  maxWaitersPerKey: [1, 10_000_000],
+  maxFlights: [1, 10_000_000],
+  maxSubscriptions: [0, 10_000_000],
+  breakerFailureThreshold: [1, 1000],
+  breakerOpenMs: [10, 600_000],
+};
+
+/** Fills in defaults and checks every range; the error names the setting (`cache.<name>`) and its range. */
+export function resolveCacheConfig(partial: Partial<CacheConfig> = {}): CacheConfig {
+  const cfg: CacheConfig = { ...DEFAULT_CACHE_CONFIG, ...partial };
+  for (const [name, [min, max]] of Object.entries(RANGES) as [NumKey, [number, number]][]) {
+    const v = cfg[name];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+      throw new ConfigError(`cache.${name}`, `must be a number ${min}–${max}`);
+    }
+  }
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(cfg.keyPrefix)) {
+    throw new ConfigError('cache.keyPrefix', 'must be 1–64 characters of A-Z a-z 0-9 _ . : - (no braces: they would break hash tags)');
+  }
+  if (typeof cfg.serveStaleOnTransientError !== 'boolean') {
+    throw new ConfigError('cache.serveStaleOnTransientError', 'must be true or false');
+  }
+  return cfg;
+}

@@ -1,0 +1,53 @@
+/**
+ * What the cache tells the rest of the gateway (and its other replicas) about an entry.
+ *
+ * On the wire (shared-tier pub/sub) an event carries the entry's opaque tag, never the selector
+ * or a value:
+ *   f|<tag>|<base64url versionId>|<checkedAtMs>|<origin>      version X of entry K was written
+ *   e|<tag>|<reason>|<origin>                                  entry K was evicted (fail closed)
+ * `origin` is the publishing store's random instance id, so a store skips its own messages.
+ * Locally, `SecretStore.subscribe(selector, listener)` turns them back into `CacheUpdate`s for the
+ * selectors someone subscribed to, so watch/ never needs to know about Redis.
+ */
+import type { SecretSelector } from '../model';
+
+export type EvictReason = 'notFound' | 'accessDenied';
+
+export type CacheUpdate =
+  | {
+      type: 'written';
+      selector: SecretSelector;
+      /** The version now cached for this selector. `store.get(selector)` returns it. */
+      versionId: string;
+      checkedAtMs: number;
+      /** 'local': this store wrote it; 'remote': another replica did. */
+      origin: 'local' | 'remote';
+    }
+  | { type: 'evicted'; selector: SecretSelector; reason: EvictReason; origin: 'local' | 'remote' };
+
+export type CacheUpdateListener = (update: CacheUpdate) => void;
+
+export type WireEvent =
+  | { type: 'written'; tag: string; versionId: string; checkedAtMs: number; origin: string }
+  | { type: 'evicted'; tag: string; reason: EvictReason; origin: string };
+
+export function encodeEvent(e: WireEvent): string {
+  if (e.type === 'written') {
+    return ['f', e.tag, Buffer.from(e.versionId, 'utf8').toString('base64url'), String(e.checkedAtMs), e.origin].join('|');
+  }
+  return ['e', e.tag, e.reason, e.origin].join('|');
+}
+
+/** Parses a message; null for anything it does not recognise (ignored). */
+export function decodeEvent(message: string): WireEvent | null {
+  const p = message.split('|');
+  if (p[0] === 'f' && p.length === 5) {
+    const checkedAtMs = Number(p[3]);
+    if (!Number.isFinite(checkedAtMs)) return null;
+    return { type: 'written', tag: p[1], versionId: Buffer.from(p[2], 'base64url').toString('utf8'), checkedAtMs, origin: p[4] };
+  }
+  if (p[0] === 'e' && p.length === 4 && (p[2] === 'notFound' || p[2] === 'accessDenied')) {
+    return { type: 'evicted', tag: p[1], reason: p[2], origin: p[3] };
+  }
+  return null;
+}

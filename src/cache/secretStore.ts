@@ -1,0 +1,299 @@
+/**
+ * The secret store: L1 (in-process LRU) → shared tier (Redis or memory, sealed) → source (KMS),
+ * with in-process and cluster-wide single-flight, refresh-ahead, stale-on-transient-error,
+ * negative caching and a breaker around the shared tier. See loader.ts for the fill algorithm.
+ */
+import { randomBytes } from 'node:crypto';
+import { AccessDeniedError, BackendUnavailableError, SecretNotFoundError } from '../errors';
+import { selectorKey, type SecretSelector, type SecretVersion } from '../model';
+import { silentLogger, type Logger } from '../telemetry/logger';
+import { abortable } from './abortable';
+import { Breaker, type BreakerState } from './breaker';
+import { ClusterLock } from './clusterLock';
+import { resolveCacheConfig, type CacheConfig } from './config';
+import { EntryCodec } from './entryCodec';
+import type { CacheEntry } from './entry';
+import { decodeEvent, type CacheUpdateListener, type EvictReason } from './events';
+import { FillWaiters } from './fillWaiters';
+import type { KeyRing } from './keyRing';
+import { KeyNamer } from './keys';
+import { L1 } from './l1';
+import { Loader, notFound, type LoadResult, type Target } from './loader';
+import { Refresher } from './refresher';
+import { Sealer } from './seal';
+import type { SecretSource } from './secretSource';
+import type { SharedTier } from './sharedTier';
+import { SingleFlight } from './singleFlight';
+import { Subscriptions } from './subscriptions';
+
+export type FreshnessSource = 'LOCAL_CACHE' | 'SHARED_CACHE' | 'KMS' | 'STALE';
+
+export interface CacheResult {
+  secret: SecretVersion;
+  freshness: { source: FreshnessSource; checkedAtMs: number };
+}
+
+export interface GetOptions {
+  signal?: AbortSignal;
+  /** An answer last checked against the source longer ago than this is not acceptable (RPC max_staleness); 0 forces a source round trip. */
+  maxStalenessMs?: number;
+}
+
+export interface SecretStoreDeps {
+  source: SecretSource;
+  tier: SharedTier;
+  keyRing: KeyRing;
+  config?: Partial<CacheConfig>;
+  logger?: Logger;
+  /** Epoch ms. @default Date.now */
+  now?: () => number;
+  /** Share one breaker with the Redis budget, if wanted. @default a new one from config */
+  breaker?: Breaker;
+}
+
+export interface StoreStats {
+  l1Size: number;
+  inFlight: number;
+  waiters: number;
+  pendingFillWaiters: number;
+  heldLocks: number;
+  trackedRefreshes: number;
+  refreshTimers: number;
+  subscriptions: number;
+  breaker: BreakerState;
+}
+
+export class SecretStore {
+  readonly config: CacheConfig;
+  private readonly now: () => number;
+  private readonly logger: Logger;
+  private readonly tier: SharedTier;
+  private readonly namer: KeyNamer;
+  private readonly l1: L1;
+  private readonly breaker: Breaker;
+  private readonly waiters: FillWaiters;
+  private readonly lock: ClusterLock;
+  private readonly loader: Loader;
+  private readonly flights: SingleFlight<LoadResult>;
+  private readonly refresher: Refresher;
+  private readonly subs: Subscriptions;
+  private readonly closer = new AbortController();
+  private readonly subscribed: Promise<void>;
+  private readonly instanceId = randomBytes(8).toString('base64url');
+  private closed = false;
+
+  constructor(deps: SecretStoreDeps) {
+    const cfg = (this.config = resolveCacheConfig(deps.config));
+    this.now = deps.now ?? Date.now;
+    this.logger = deps.logger ?? silentLogger;
+    this.tier = deps.tier;
+    this.namer = new KeyNamer(deps.keyRing.namingKey, cfg.keyPrefix);
+    this.l1 = new L1(cfg.l1MaxEntries, cfg.l1TtlMs);
+    this.subs = new Subscriptions(cfg.maxSubscriptions, this.logger);
+    this.breaker =
+      deps.breaker ??
+      new Breaker({
+        failureThreshold: cfg.breakerFailureThreshold,
+        openMs: cfg.breakerOpenMs,
+        now: this.now,
+        onStateChange: (s) => this.logger[s === 'open' ? 'warn' : 'info']('cache: shared tier breaker ' + s, { tier: this.tier.kind }),
+      });
+    this.waiters = new FillWaiters(cfg.maxFlights);
+    this.lock = new ClusterLock(this.tier, this.breaker, cfg.lockLeaseMs, this.logger);
+    this.flights = new SingleFlight<LoadResult>({ maxWaitersPerKey: cfg.maxWaitersPerKey, maxFlights: cfg.maxFlights });
+    this.loader = new Loader({
+      cfg,
+      now: this.now,
+      logger: this.logger,
+      source: deps.source,
+      tier: this.tier,
+      breaker: this.breaker,
+      codec: new EntryCodec(new Sealer(deps.keyRing, this.logger), this.logger),
+      l1: this.l1,
+      waiters: this.waiters,
+      lock: this.lock,
+      instanceId: this.instanceId,
+      closeSignal: this.closer.signal,
+      onLocal: (t, e) => (e.type === 'written' ? this.written(t, e.entry) : this.evicted(t, e.reason, 'local')),
+    });
+    this.refresher = new Refresher({
+      enabled: cfg.refreshAheadRatio > 0,
+      hotWindowMs: cfg.hotWindowMs,
+      refreshRetryMs: cfg.refreshRetryMs,
+      maxTracked: cfg.l1MaxEntries,
+      now: this.now,
+      logger: this.logger,
+      refresh: (t) => this.refreshAhead(t),
+    });
+    // Without events the store still works: followers poll L2 and L1 entries age out in l1TtlMs.
+    this.subscribed = this.tier
+      .subscribe((m) => this.onMessage(m), { signal: this.closer.signal })
+      .catch((err: unknown) => this.logger.error('cache: cannot listen to shared tier events', { error: err as Error }));
+  }
+
+  /** Resolves once the store listens to the shared tier's events (followers poll until then). */
+  ready(opts: { signal?: AbortSignal } = {}): Promise<void> {
+    return abortable(this.subscribed, opts.signal);
+  }
+
+  async get(sel: SecretSelector, opts: GetOptions = {}): Promise<CacheResult> {
+    const now = this.now();
+    const max = opts.maxStalenessMs;
+    // 0 (or less) means "ask KMS now", like refresh(); otherwise anything checked within `max` ms.
+    const rank = max === undefined ? -Infinity : max <= 0 ? now + 1 : now - max;
+    return this.read(sel, rank, opts.signal);
+  }
+
+  /** Forces a source round trip for `sel` (shared with concurrent callers, cluster-wide). */
+  refresh(sel: SecretSelector, opts: { signal?: AbortSignal } = {}): Promise<CacheResult> {
+    return this.read(sel, this.now() + 1, opts.signal);
+  }
+
+  /** Answers with an entry checked at or after `rank` (epoch ms; -Infinity: any fresh entry). */
+  private async read(sel: SecretSelector, rank: number, signal?: AbortSignal): Promise<CacheResult> {
+    this.assertOpen();
+    signal?.throwIfAborted();
+    const key = selectorKey(sel);
+    const now = this.now();
+    const item = this.l1.get(key, now);
+    if (item) this.refresher.touch(item.tag, now);
+    if (item && now < item.l1ExpiresAtMs) {
+      if (item.kind === 'negative' && item.negative.checkedAtMs >= rank) throw notFound(sel);
+      if (item.kind === 'value' && now < item.entry.freshUntilMs && item.entry.checkedAtMs >= rank) {
+        if (now >= item.entry.refreshAtMs) this.refresher.kick(item.tag);
+        return answer(item.entry, 'LOCAL_CACHE');
+      }
+    }
+    const t: Target = { sel, key, tag: item?.tag ?? this.namer.tag(key) };
+    const r = await this.flights.do(key, rank, (fs, flightRank) => this.loader.load(t, flightRank, fs), {
+      signal,
+      accept: (x) => x.source === 'STALE' || x.entry.checkedAtMs >= rank,
+    });
+    if (r.source === 'STALE') {
+      if (r.entry.checkedAtMs < rank) throw r.cause;
+      this.refresher.track(t, now + this.config.refreshRetryMs, now);
+    } else {
+      this.refresher.track(t, r.entry.refreshAtMs, now);
+    }
+    return answer(r.entry, r.source);
+  }
+
+  /**
+   * Calls `listener` whenever an entry for `sel` is written or evicted, by this replica or another.
+   * Returns the unsubscribe function. Bounded by cache.maxSubscriptions.
+   */
+  subscribe(sel: SecretSelector, listener: CacheUpdateListener): () => void {
+    this.assertOpen();
+    return this.subs.add(this.namer.tag(selectorKey(sel)), sel, listener);
+  }
+
+  stats(): StoreStats {
+    return {
+      l1Size: this.l1.size,
+      inFlight: this.flights.inFlight,
+      waiters: this.flights.waiters,
+      pendingFillWaiters: this.waiters.pending,
+      heldLocks: this.lock.held,
+      trackedRefreshes: this.refresher.size,
+      refreshTimers: this.refresher.timers,
+      subscriptions: this.subs.size,
+      breaker: this.breaker.state,
+    };
+  }
+
+  /** Stops timers, ends waits and source calls, unsubscribes. Callers still waiting get BackendUnavailableError. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const reason = new BackendUnavailableError('secret cache closed');
+    this.refresher.close();
+    this.closer.abort(reason);
+    this.waiters.close();
+    // Fills end quickly once aborted (a source that ignores its signal is waited for at most one lock lease).
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((r) => (timer = setTimeout(r, this.config.lockLeaseMs)));
+    await Promise.race([this.flights.close(reason), bound]);
+    clearTimeout(timer);
+    await this.tier.close();
+    this.subs.clear();
+    this.l1.clear();
+  }
+
+  private async refreshAhead(t: Target): Promise<number | undefined> {
+    const now = this.now();
+    let seen: CacheEntry | null = null;
+    let leaseToken: string | undefined;
+    try {
+      if (this.breaker.available) {
+        try {
+          const got = await this.loader.read(t);
+          if (got.negative) return undefined;
+          seen = got.entry;
+          if (seen && seen.refreshAtMs > now) return this.adopt(t, seen);
+          leaseToken = randomBytes(16).toString('base64url');
+          if (!(await this.breaker.run(() => this.tier.tryLease(t.tag, leaseToken!, this.config.refreshLeaseMs)))) {
+            leaseToken = undefined; // another replica refreshes; look again when its lease would be over
+            return now + Math.min(this.config.refreshLeaseMs, Math.max(this.config.fillPollMs, seen ? (seen.freshUntilMs - now) / 2 : 0));
+          }
+          const again = await this.loader.read(t); // double-check: it may have been refreshed before our claim
+          if (again.entry && again.entry.refreshAtMs > this.now()) return this.adopt(t, again.entry);
+          seen = again.entry;
+        } catch {
+          seen = null; // shared tier unavailable: refresh for this replica only
+        }
+      }
+      const local = this.l1.peek(t.key);
+      const base = seen ?? (local?.kind === 'value' ? local.entry : null);
+      const rank = base ? base.checkedAtMs + 1 : this.now();
+      // A flight of its own: reads must not join (and wait for) a refresh while the entry is still fresh.
+      const r = await this.flights.do(`${t.key}\0refresh`, rank, (signal, fr) => this.loader.load(t, fr, signal), { accept: () => true });
+      return r.source === 'STALE' ? this.now() + this.config.refreshRetryMs : r.entry.refreshAtMs;
+    } catch (err) {
+      if (err instanceof SecretNotFoundError || err instanceof AccessDeniedError) return undefined;
+      throw err;
+    } finally {
+      if (leaseToken) {
+        const token = leaseToken;
+        await this.breaker.run(() => this.tier.releaseLease(t.tag, token)).catch(() => {});
+      }
+    }
+  }
+
+  private adopt(t: Target, e: CacheEntry): number {
+    this.l1.setValue(t.key, t.tag, e, this.now());
+    return e.refreshAtMs;
+  }
+
+  private written(t: Target, entry: CacheEntry): void {
+    this.refresher.track(t, entry.refreshAtMs);
+    const update = { type: 'written' as const, versionId: entry.secret.versionId, checkedAtMs: entry.checkedAtMs, origin: 'local' as const };
+    this.subs.emit(t.tag, update);
+  }
+
+  private evicted(t: Target, reason: EvictReason, origin: 'local' | 'remote'): void {
+    this.refresher.untrack(t.tag);
+    this.subs.emit(t.tag, { type: 'evicted', reason, origin });
+  }
+
+  private onMessage(message: string): void {
+    const ev = decodeEvent(message);
+    if (!ev || this.closed) return;
+    this.waiters.notify(ev.tag);
+    if (ev.origin === this.instanceId) return;
+    this.l1.deleteByTag(ev.tag);
+    if (ev.type === 'evicted') {
+      this.refresher.untrack(ev.tag);
+      this.subs.emit(ev.tag, { type: 'evicted', reason: ev.reason, origin: 'remote' });
+    } else {
+      this.subs.emit(ev.tag, { type: 'written', versionId: ev.versionId, checkedAtMs: ev.checkedAtMs, origin: 'remote' });
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new BackendUnavailableError('secret cache closed');
+  }
+}
+
+function answer(entry: CacheEntry, source: FreshnessSource): CacheResult {
+  return { secret: entry.secret, freshness: { source, checkedAtMs: entry.checkedAtMs } };
+}
