@@ -2,52 +2,151 @@
  * The composition root: build everything from the config, start it, and stop it in order.
  * Nothing here holds business rules; tests run the whole gateway through `startGateway` on port 0.
  */
+import {
+  createRedisClient,
+  generateKeyRing,
+  MemoryBackend,
+  MemoryTier,
+  parseKeyRing,
+  RedisTier,
+  RedisTokenBucket,
+  SecretStore,
+  waitForReady,
+  warmUp,
+  type RedisClient,
+  type SecretSource,
+} from './cache';
+import { KeyNamer } from './cache/keys';
 import type { GatewayConfig } from './config/types';
 import { ConfigError } from './errors';
-import { buildServer, createHealth, setServing, unimplementedService } from './server/server';
+import { KmsPool } from './kms/pool';
+import { createSecretsGatewayService } from './server/handlers/service';
+import { RECOMMENDED_SERVER_OPTIONS } from './server/limits';
+import { buildServer, createHealth, setServing } from './server/server';
 import { createLogger, type Logger } from './telemetry/logger';
+import { createMemoryBus, createRedisWatchBus, createWatchHub } from './watch';
 
 export interface GatewayDeps {
   logger?: Logger;
+  /** Replaces the KMS pool (tests that need a programmable source). */
+  source?: SecretSource;
+  /** This replica's id in the watch interest registry. @default hostname-random */
+  replicaId?: string;
+  /** Watch lease per key (tests shorten it to show takeover quickly). */
+  watchLeaseMs?: number;
 }
 
 export interface RunningGateway {
   /** The bound gRPC port (useful with port 0). */
   port: number;
-  /** Stops in order: health NOT_SERVING, bounded graceful drain, force close. Idempotent. */
+  /**
+   * Stops in order: health NOT_SERVING, watch streams end with UNAVAILABLE "server shutting down",
+   * a bounded graceful drain, force close, then the watch hub, the cache and Redis. Idempotent.
+   */
   shutdown(): Promise<void>;
 }
 
 export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}): Promise<RunningGateway> {
   const logger = deps.logger ?? createLogger({ level: config.logLevel });
-  const health = createHealth();
-  let built;
-  try {
-    built = await buildServer(config.listen, unimplementedService(), health);
-  } catch (e) {
-    throw new ConfigError('SECRETS_GATEWAY_LISTEN', `cannot listen on ${config.listen.host}:${config.listen.port}: ${(e as Error).message}`);
-  }
-  const { server, port } = built;
-  setServing(health, true);
-  logger.info('gateway listening', { mode: config.mode, host: config.listen.host, port, configFile: config.configFile });
+  const { tuning } = config.cache;
+  const prefix = tuning.keyPrefix ?? 'sg';
+  const closers: (() => Promise<unknown> | void)[] = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await Promise.resolve(close()).catch((e: Error) => logger.warn('shutdown step failed', { error: e }));
+  };
 
-  let stopping: Promise<void> | undefined;
-  const shutdown = () =>
-    (stopping ??= (async () => {
-      logger.info('gateway stopping');
-      setServing(health, false);
-      const drained = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), config.shutdownGraceMs);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve(true);
-        });
+  try {
+    let redis: RedisClient | undefined;
+    if (config.redis.target) {
+      const r = createRedisClient(config.redis.target, {
+        commandTimeoutMs: config.redis.commandTimeoutMs,
+        connectTimeoutMs: config.redis.connectTimeoutMs,
+        logger,
       });
-      if (!drained) {
-        logger.warn('graceful shutdown timed out; closing remaining calls', { graceMs: config.shutdownGraceMs });
-        server.forceShutdown();
-      }
-      logger.info('gateway stopped');
-    })());
-  return { port, shutdown };
+      redis = r;
+      closers.push(() => r.quit().catch(() => r.disconnect()));
+      // Not fatal: the cache serves from L1 and KMS behind its breaker until Redis answers.
+      await waitForReady(r, { signal: AbortSignal.timeout(config.redis.connectTimeoutMs * 2) }).catch(() =>
+        logger.warn('redis is not reachable at startup; serving from the in-process cache and KMS until it is'),
+      );
+    } else {
+      logger.info('no Redis configured: the shared cache is in memory, in this process only');
+    }
+
+    const keyRing = config.cache.sealKeys
+      ? parseKeyRing(config.cache.sealKeys, { namingKeyId: config.cache.namingKeyId, setting: 'SECRETS_GATEWAY_CACHE_SEAL_KEYS' })
+      : generateKeyRing('local');
+    if (redis && !config.cache.sealKeys) logger.warn('no SECRETS_GATEWAY_CACHE_SEAL_KEYS: using a key generated for this process, so other replicas cannot read what it writes');
+
+    const budget = redis ? new RedisTokenBucket(redis, { ...config.kms.budget, keyPrefix: prefix }) : undefined;
+    const source = deps.source ?? new KmsPool({ config: config.kms, budget, logger: logger.child({ component: 'kms' }) });
+    const tier = redis ? new RedisTier(redis, prefix) : new MemoryTier(new MemoryBackend(), prefix);
+    const store = new SecretStore({ source, tier, keyRing, config: tuning, logger: logger.child({ component: 'cache' }) });
+    closers.push(() => store.close());
+    await store.ready({ signal: AbortSignal.timeout(config.redis.connectTimeoutMs * 2) }).catch(() => undefined);
+
+    const namer = new KeyNamer(keyRing.namingKey, prefix);
+    const bus = redis
+      ? createRedisWatchBus({ redis, tagOf: (k) => namer.tag(k), keyPrefix: prefix, logger: logger.child({ component: 'watch' }) })
+      : createMemoryBus();
+    const hub = createWatchHub({
+      reader: store,
+      bus,
+      replicaId: deps.replicaId,
+      pollIntervalMs: config.watch.pollIntervalMs,
+      leaseMs: deps.watchLeaseMs,
+      logger: logger.child({ component: 'watch' }),
+    });
+    closers.push(() => hub.close());
+
+    const service = createSecretsGatewayService({
+      reader: store,
+      watchHub: hub,
+      logger,
+      heartbeatMs: config.watch.heartbeatMs,
+      limits: { maxStreams: config.watch.maxStreams, maxStreamsPerCaller: config.watch.maxStreamsPerCaller },
+    });
+    const health = createHealth();
+    let built;
+    try {
+      built = await buildServer(config.listen, service.impl, health, { channelOptions: { ...RECOMMENDED_SERVER_OPTIONS } });
+    } catch (e) {
+      throw new ConfigError('SECRETS_GATEWAY_LISTEN', `cannot listen on ${config.listen.host}:${config.listen.port}: ${(e as Error).message}`);
+    }
+    const { server, port } = built;
+
+    // Readiness waits for warm-up, so a rolling restart only sends traffic to warm replicas.
+    const { secrets, concurrency, jitterMs } = config.cache.warmUp;
+    if (secrets.length > 0) {
+      const report = await warmUp(store, secrets.map((name) => ({ name })), { concurrency, jitterMs, logger });
+      logger.info('warm-up done', { ...report });
+    }
+    setServing(health, true);
+    logger.info('gateway listening', { mode: config.mode, host: config.listen.host, port, configFile: config.configFile, kmsTargets: config.kms.targets.map((t) => t.id) });
+
+    let stopping: Promise<void> | undefined;
+    const shutdown = () =>
+      (stopping ??= (async () => {
+        logger.info('gateway stopping');
+        setServing(health, false);
+        await service.endAllStreams();
+        const drained = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), config.shutdownGraceMs);
+          server.tryShutdown(() => {
+            clearTimeout(timer);
+            resolve(true);
+          });
+        });
+        if (!drained) {
+          logger.warn('graceful shutdown timed out; closing remaining calls', { graceMs: config.shutdownGraceMs });
+          server.forceShutdown();
+        }
+        await closeAll();
+        logger.info('gateway stopped');
+      })());
+    return { port, shutdown };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Go example client offline from Debian's packages, in GOPATH mode (no module proxy):
 #   apt-get install -y golang-go golang-google-grpc-dev golang-google-protobuf-dev \
-#     protoc-gen-go protoc-gen-go-grpc protobuf-compiler
+#     golang-github-golang-protobuf-1-5-dev protoc-gen-go protoc-gen-go-grpc protobuf-compiler
+# (golang-protobuf 1.5, not 1.3: grpc-go 1.33's codec cannot decode protoc-gen-go messages with 1.3)
 # usage: examples/go/build.sh OUT_BINARY [WORK_DIR]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"

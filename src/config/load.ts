@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { parseKeyRing } from '../cache/keyRing';
+import type { RedisTarget } from '../cache/redisClient';
 import { ConfigError } from '../errors';
 import { credentialsConfig } from './credentials';
 import { parseKmsTargets } from './kmsTargets';
@@ -67,14 +69,20 @@ export function loadConfig(opts: LoadOptions): GatewayConfig {
     throw new ConfigError('cache_client_region_id', 'at least one KMS target is required, e.g. [{"regionId":"cn-hangzhou"}]');
   }
 
-  const redisUrl = get('SECRETS_GATEWAY_REDIS_URL');
+  const redisTarget = redisTargetFrom(get);
   const allowInMemory = get('SECRETS_GATEWAY_ALLOW_IN_MEMORY_CACHE');
-  if (!redisUrl && opts.mode === 'serve' && !allowInMemory) {
+  if (!redisTarget && opts.mode === 'serve' && !allowInMemory) {
     throw new ConfigError(
       'SECRETS_GATEWAY_REDIS_URL',
-      'is required by serve (replicas share the cache through Redis); set it, or set SECRETS_GATEWAY_ALLOW_IN_MEMORY_CACHE=true to run without a shared cache',
+      'is required by serve (replicas share the cache through Redis); set it (or SECRETS_GATEWAY_REDIS_CLUSTER_NODES / _SENTINELS), or set SECRETS_GATEWAY_ALLOW_IN_MEMORY_CACHE=true to run without a shared cache',
     );
   }
+  const sealKeys = sealKeysFrom(get, file ? dirname(file) : cwd);
+  if (redisTarget && !sealKeys && opts.mode === 'serve') {
+    throw new ConfigError('SECRETS_GATEWAY_CACHE_SEAL_KEYS', 'is required with Redis: every value written there is sealed with it (or set SECRETS_GATEWAY_CACHE_SEAL_KEYS_FILE)');
+  }
+  const namingKeyId = get('SECRETS_GATEWAY_CACHE_NAMING_KEY_ID');
+  if (sealKeys) parseKeyRing(sealKeys, { namingKeyId, setting: 'SECRETS_GATEWAY_CACHE_SEAL_KEYS' });
   const retryBase = get('SECRETS_GATEWAY_KMS_RETRY_BASE_MS');
   const retryCap = get('SECRETS_GATEWAY_KMS_RETRY_CAP_MS');
   if (retryCap < retryBase) throw new ConfigError('SECRETS_GATEWAY_KMS_RETRY_CAP_MS', `must be ≥ SECRETS_GATEWAY_KMS_RETRY_BASE_MS (${retryBase})`);
@@ -84,8 +92,38 @@ export function loadConfig(opts: LoadOptions): GatewayConfig {
     listen: get('SECRETS_GATEWAY_LISTEN'),
     logLevel: get('SECRETS_GATEWAY_LOG_LEVEL'),
     configFile: file,
-    redis: { url: redisUrl, allowInMemory },
+    redis: {
+      target: redisTarget,
+      allowInMemory,
+      commandTimeoutMs: get('SECRETS_GATEWAY_REDIS_COMMAND_TIMEOUT_MS'),
+      connectTimeoutMs: get('SECRETS_GATEWAY_REDIS_CONNECT_TIMEOUT_MS'),
+    },
+    cache: {
+      tuning: {
+        keyPrefix: get('SECRETS_GATEWAY_CACHE_KEY_PREFIX'),
+        ttlMs: get('SECRETS_GATEWAY_CACHE_TTL_MS'),
+        refreshAheadRatio: get('SECRETS_GATEWAY_CACHE_REFRESH_AHEAD_RATIO'),
+        l1MaxEntries: get('SECRETS_GATEWAY_CACHE_L1_MAX_ENTRIES'),
+        l1TtlMs: get('SECRETS_GATEWAY_CACHE_L1_TTL_MS'),
+        serveStaleOnTransientError: get('SECRETS_GATEWAY_CACHE_SERVE_STALE'),
+        maxStaleMs: get('SECRETS_GATEWAY_CACHE_MAX_STALE_MS'),
+        negativeTtlMs: get('SECRETS_GATEWAY_CACHE_NEGATIVE_TTL_MS'),
+      },
+      sealKeys,
+      namingKeyId,
+      warmUp: {
+        secrets: get('SECRETS_GATEWAY_WARMUP_SECRETS'),
+        concurrency: get('SECRETS_GATEWAY_WARMUP_CONCURRENCY'),
+        jitterMs: get('SECRETS_GATEWAY_WARMUP_JITTER_MS'),
+      },
+    },
     shutdownGraceMs: get('SECRETS_GATEWAY_SHUTDOWN_GRACE_MS'),
+    watch: {
+      pollIntervalMs: get('SECRETS_GATEWAY_WATCH_POLL_INTERVAL_MS'),
+      heartbeatMs: get('SECRETS_GATEWAY_WATCH_HEARTBEAT_MS'),
+      maxStreams: get('SECRETS_GATEWAY_WATCH_MAX_STREAMS'),
+      maxStreamsPerCaller: get('SECRETS_GATEWAY_WATCH_MAX_STREAMS_PER_CALLER'),
+    },
     kms: {
       targets,
       credentials: credentialsConfig({
@@ -121,6 +159,39 @@ export function loadConfig(opts: LoadOptions): GatewayConfig {
       budget: { qps: get('SECRETS_GATEWAY_KMS_BUDGET_QPS'), burst: get('SECRETS_GATEWAY_KMS_BUDGET_BURST') },
     },
   };
+}
+
+type Get = <K extends SettingName>(name: K) => SettingValue<K>;
+
+/** Exactly one of URL, Cluster nodes or Sentinels picks the Redis mode. */
+function redisTargetFrom(get: Get): RedisTarget | undefined {
+  const url = get('SECRETS_GATEWAY_REDIS_URL');
+  const cluster = get('SECRETS_GATEWAY_REDIS_CLUSTER_NODES');
+  const sentinels = get('SECRETS_GATEWAY_REDIS_SENTINELS');
+  const given = [url && 'SECRETS_GATEWAY_REDIS_URL', cluster && 'SECRETS_GATEWAY_REDIS_CLUSTER_NODES', sentinels && 'SECRETS_GATEWAY_REDIS_SENTINELS'].filter(Boolean);
+  if (given.length > 1) throw new ConfigError(given[1] as string, `conflicts with ${given[0]}: choose one Redis mode`);
+  const password = get('SECRETS_GATEWAY_REDIS_PASSWORD');
+  const tls = get('SECRETS_GATEWAY_REDIS_TLS');
+  if (url) return { url };
+  if (cluster) return { clusterNodes: cluster, password, tls };
+  if (sentinels) {
+    const name = get('SECRETS_GATEWAY_REDIS_SENTINEL_NAME');
+    if (!name) throw new ConfigError('SECRETS_GATEWAY_REDIS_SENTINEL_NAME', 'is required with SECRETS_GATEWAY_REDIS_SENTINELS');
+    return { sentinels, name, password, tls };
+  }
+  return undefined;
+}
+
+function sealKeysFrom(get: Get, baseDir: string): string | undefined {
+  const inline = get('SECRETS_GATEWAY_CACHE_SEAL_KEYS');
+  const path = get('SECRETS_GATEWAY_CACHE_SEAL_KEYS_FILE');
+  if (inline && path) throw new ConfigError('SECRETS_GATEWAY_CACHE_SEAL_KEYS_FILE', 'conflicts with SECRETS_GATEWAY_CACHE_SEAL_KEYS: give one');
+  if (!path) return inline;
+  try {
+    return readFileSync(resolve(baseDir, path), 'utf8').trim();
+  } catch (e) {
+    throw new ConfigError('SECRETS_GATEWAY_CACHE_SEAL_KEYS_FILE', `cannot read ${resolve(baseDir, path)} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
 }
 
 function readConfigFile(path: string): Partial<Record<SettingName, Raw>> {

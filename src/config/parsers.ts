@@ -95,3 +95,16 @@ export function secret(raw: Raw): string {
   if (typeof raw !== 'string' || !raw.trim()) throw new Error('must be a non-empty string');
   return raw.trim();
 }
+
+/** `host:port,host:port`. */
+export function hostPorts(raw: Raw): HostPort[] {
+  const list = str(raw).split(',').map((x) => x.trim()).filter(Boolean);
+  if (list.length === 0) throw new Error('must list at least one host:port');
+  return list.map((x) => hostPort(x));
+}
+
+/** A comma-separated (or YAML list) of names. */
+export function names(raw: Raw): string[] {
+  const list = Array.isArray(raw) ? raw.map((x) => str(x as Raw)) : str(raw).split(',');
+  return list.map((x) => x.trim()).filter(Boolean);
+}

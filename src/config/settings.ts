@@ -7,7 +7,7 @@
  * - `cache_client_*` and `credentials_*`: the keys the official Alibaba secret clients read, so a
  *   team migrating from them keeps its environment or `secretsmanager.properties` unchanged.
  */
-import { bool, hostPort, int, json, nonEmpty, oneOf, redisUrl, secret, str, type Parser } from './parsers';
+import { bool, fraction, hostPort, hostPorts, int, json, names, nonEmpty, oneOf, redisUrl, secret, str, type Parser } from './parsers';
 
 export type Mode = 'dev' | 'serve';
 
@@ -29,7 +29,37 @@ export const SETTINGS = {
     default: (mode) => hostPort(mode === 'dev' ? '127.0.0.1:50051' : '0.0.0.0:50051'),
     doc: 'gRPC listen address, host:port. @default 127.0.0.1:50051 (dev), 0.0.0.0:50051 (serve)',
   }),
-  SECRETS_GATEWAY_REDIS_URL: s({ parse: redisUrl, secret: true, doc: 'Shared cache: redis:// or rediss:// URL (may carry a password, so it is never logged). Unset: dev mode uses an in-memory shared cache; serve refuses to start unless SECRETS_GATEWAY_ALLOW_IN_MEMORY_CACHE=true.' }),
+  SECRETS_GATEWAY_REDIS_URL: s({ parse: redisUrl, secret: true, doc: 'Shared cache, standalone Redis: redis:// or rediss:// URL (may carry a password, so it is never logged). With no Redis setting, dev mode uses an in-memory shared cache; serve refuses to start unless SECRETS_GATEWAY_ALLOW_IN_MEMORY_CACHE=true.' }),
+  SECRETS_GATEWAY_REDIS_CLUSTER_NODES: s({ parse: hostPorts, doc: 'Shared cache, Redis Cluster: seed nodes host:port,host:port,… (instead of SECRETS_GATEWAY_REDIS_URL).' }),
+  SECRETS_GATEWAY_REDIS_SENTINELS: s({ parse: hostPorts, doc: 'Shared cache, Redis Sentinel: sentinels host:port,host:port,…; needs SECRETS_GATEWAY_REDIS_SENTINEL_NAME.' }),
+  SECRETS_GATEWAY_REDIS_SENTINEL_NAME: s({ parse: nonEmpty, doc: 'The Sentinel master group name.' }),
+  SECRETS_GATEWAY_REDIS_PASSWORD: s({ parse: secret, secret: true, doc: 'Password for Cluster or Sentinel mode (a URL carries its own). Never logged.' }),
+  SECRETS_GATEWAY_REDIS_TLS: s({ parse: bool, default: false, doc: 'TLS for Cluster or Sentinel mode (use rediss:// for a URL). @default false' }),
+  SECRETS_GATEWAY_REDIS_COMMAND_TIMEOUT_MS: s({ parse: int(10, 60_000), default: 500, doc: 'Longest wait for one Redis reply; past it the call counts against the Redis breaker. @default 500' }),
+  SECRETS_GATEWAY_REDIS_CONNECT_TIMEOUT_MS: s({ parse: int(100, 60_000), default: 2_000, doc: 'Redis connect timeout. @default 2000' }),
+
+  SECRETS_GATEWAY_CACHE_SEAL_KEYS: s({ parse: secret, secret: true, doc: 'AES-256-GCM keys that seal every value written to Redis: id:base64,id:base64 (32 bytes each), the first seals, all open, so the key rotates without a flush. Required with Redis. Generate one with `node -e "console.log(\'k1:\'+require(\'crypto\').randomBytes(32).toString(\'base64\'))"`. Never logged.' }),
+  SECRETS_GATEWAY_CACHE_SEAL_KEYS_FILE: s({ parse: nonEmpty, doc: 'A file holding SECRETS_GATEWAY_CACHE_SEAL_KEYS (e.g. a mounted Kubernetes Secret).' }),
+  SECRETS_GATEWAY_CACHE_NAMING_KEY_ID: s({ parse: nonEmpty, doc: 'Which seal key derives Redis key names. @default the primary; pin it while rotating seal keys so names stay put.' }),
+  SECRETS_GATEWAY_CACHE_KEY_PREFIX: s({ parse: nonEmpty, default: 'sg', doc: 'Prefix of every Redis key and channel; deployments sharing one Redis need distinct prefixes. @default sg' }),
+  SECRETS_GATEWAY_CACHE_TTL_MS: s({ parse: int(1_000, 86_400_000), default: 300_000, doc: 'How long a value fetched from KMS counts as fresh (jittered). @default 300000' }),
+  SECRETS_GATEWAY_CACHE_REFRESH_AHEAD_RATIO: s({ parse: fraction(0, 0.95), default: 0.75, doc: 'One replica refreshes a recently read value at this fraction of its TTL, so hot secrets never expire on the request path; 0 turns it off. @default 0.75' }),
+  SECRETS_GATEWAY_CACHE_L1_MAX_ENTRIES: s({ parse: int(1, 1_000_000), default: 10_000, doc: 'Entries in the in-process cache. @default 10000' }),
+  SECRETS_GATEWAY_CACHE_L1_TTL_MS: s({ parse: int(0, 600_000), default: 5_000, doc: 'How long the in-process cache answers before checking the shared one. @default 5000' }),
+  SECRETS_GATEWAY_CACHE_SERVE_STALE: s({ parse: bool, default: true, doc: 'Answer a cached value (source STALE) when KMS fails transiently. Never after NotFound, AccessDenied or deletion. @default true' }),
+  SECRETS_GATEWAY_CACHE_MAX_STALE_MS: s({ parse: int(0, 7 * 86_400_000), default: 3_600_000, doc: 'How long past its TTL a value may be answered stale. @default 3600000' }),
+  SECRETS_GATEWAY_CACHE_NEGATIVE_TTL_MS: s({ parse: int(0, 3_600_000), default: 5_000, doc: 'How long a NotFound is remembered, so a bad name cannot hammer KMS; 0 turns it off. @default 5000' }),
+  SECRETS_GATEWAY_WATCH_POLL_INTERVAL_MS: s({
+    parse: int(500, 3_600_000),
+    default: (mode) => (mode === 'dev' ? 2_000 : 30_000),
+    doc: 'How often the cluster (one elected replica per secret) checks each watched secret with KMS, before jitter; tightened around NextRotationDate. @default 30000 (serve), 2000 (dev)',
+  }),
+  SECRETS_GATEWAY_WATCH_HEARTBEAT_MS: s({ parse: int(100, 600_000), default: (mode) => (mode === 'dev' ? 5_000 : 15_000), doc: 'Idle time on a watch stream before a Heartbeat. @default 15000 (serve), 5000 (dev)' }),
+  SECRETS_GATEWAY_WATCH_MAX_STREAMS: s({ parse: int(1, 1_000_000), default: 10_000, doc: 'Open WatchSecret streams per replica; beyond it RESOURCE_EXHAUSTED. @default 10000' }),
+  SECRETS_GATEWAY_WATCH_MAX_STREAMS_PER_CALLER: s({ parse: int(1, 100_000), default: 100, doc: 'Open WatchSecret streams per caller (peer address). @default 100' }),
+  SECRETS_GATEWAY_WARMUP_SECRETS: s({ parse: names, default: [] as string[], doc: 'Secret names (ACSCurrent) to load at startup, jittered and with bounded concurrency, so a rolling restart never stampedes KMS.' }),
+  SECRETS_GATEWAY_WARMUP_CONCURRENCY: s({ parse: int(1, 64), default: 4, doc: 'Warm-up reads in flight at once. @default 4' }),
+  SECRETS_GATEWAY_WARMUP_JITTER_MS: s({ parse: int(0, 60_000), default: 1_000, doc: 'Each warm-up read first waits a random 0..N ms. @default 1000' }),
   SECRETS_GATEWAY_ALLOW_IN_MEMORY_CACHE: s({ parse: bool, default: false, doc: 'Let `serve` run without Redis: each replica then caches and calls KMS on its own. @default false' }),
   SECRETS_GATEWAY_LOG_LEVEL: s({ parse: oneOf('debug', 'info', 'warn', 'error'), default: 'info' as const, doc: 'Log level. @default info' }),
   SECRETS_GATEWAY_SHUTDOWN_GRACE_MS: s({ parse: int(0, 600_000), default: 10_000, doc: 'How long shutdown waits for in-flight calls before forcing them closed. @default 10000' }),

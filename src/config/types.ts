@@ -1,3 +1,5 @@
+import type { CacheConfig } from '../cache/config';
+import type { RedisTarget } from '../cache/redisClient';
 import type { HostPort } from './parsers';
 import type { Mode } from './settings';
 
@@ -12,10 +14,21 @@ export interface GatewayConfig {
   configFile?: string;
   redis: {
     /** Unset: in-memory shared tier (dev, or serve with allowInMemory). */
-    url?: string;
+    target?: RedisTarget;
     allowInMemory: boolean;
+    commandTimeoutMs: number;
+    connectTimeoutMs: number;
+  };
+  cache: {
+    /** Tunables handed to the SecretStore (the rest keep their defaults). */
+    tuning: Partial<CacheConfig>;
+    /** The seal key ring spec (`id:base64,…`); unset only without Redis, where one is generated. */
+    sealKeys?: string;
+    namingKeyId?: string;
+    warmUp: { secrets: string[]; concurrency: number; jitterMs: number };
   };
   kms: KmsConfig;
+  watch: { pollIntervalMs: number; heartbeatMs: number; maxStreams: number; maxStreamsPerCaller: number };
   shutdownGraceMs: number;
 }
 

@@ -10,7 +10,8 @@ export class KmsTarget {
   readonly breaker: CircuitBreaker;
   /** Smoothed latency of recent attempts, ms; failures count as their elapsed time plus a penalty. */
   ewmaMs = 0;
-  private samples = 0;
+  /** Attempts observed; a target with none has no latency to compare yet. */
+  samples = 0;
 
   constructor(
     readonly config: KmsTargetConfig,
@@ -39,8 +40,11 @@ const STATE_RANK = { closed: 0, 'half-open': 1, open: 2 } as const;
  * a target only loses its place when it is clearly slower (twice the best, and 20 ms more).
  */
 export function healthOrder(targets: KmsTarget[]): KmsTarget[] {
-  const best = Math.min(...targets.map((t) => t.ewmaMs));
-  const bucket = (t: KmsTarget) => (t.ewmaMs > 2 * best + 20 ? Math.ceil(Math.log2((t.ewmaMs + 1) / (best + 1))) : 0);
+  // Unmeasured targets rank with the best, so the configured order holds until there is evidence
+  // (otherwise the first call's TLS handshake would push the primary behind an untried region).
+  const sampled = targets.filter((t) => t.samples > 0);
+  const best = sampled.length ? Math.min(...sampled.map((t) => t.ewmaMs)) : 0;
+  const bucket = (t: KmsTarget) => (t.samples > 0 && t.ewmaMs > 2 * best + 20 ? Math.ceil(Math.log2((t.ewmaMs + 1) / (best + 1))) : 0);
   return [...targets].sort(
     (a, b) => STATE_RANK[a.breaker.state] - STATE_RANK[b.breaker.state] || bucket(a) - bucket(b) || a.index - b.index,
   );

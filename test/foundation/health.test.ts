@@ -42,10 +42,13 @@ test('shutdown flips health to NOT_SERVING and closes the port', async (t) => {
   t.is(err.code, status.UNAVAILABLE);
 });
 
-test('the RPCs answer UNIMPLEMENTED until the service lands', async (t) => {
+test('without any KMS target, GetSecret answers UNAVAILABLE rather than hanging or crashing', async (t) => {
   const gw = await start(t);
   const client = gatewayClient(gw.port);
   t.teardown(() => client.close());
-  const err = await new Promise<{ code?: number }>((resolve) => client.getSecret({ name: 'x', versionStage: '', versionId: '', regionId: '', fetchExtendedConfig: false }, (e) => resolve(e ?? {})));
-  t.is(err.code, status.UNIMPLEMENTED);
+  const err = await new Promise<{ code?: number; details?: string }>((resolve) =>
+    client.getSecret({ name: 'x', versionStage: '', versionId: '', regionId: '', fetchExtendedConfig: false }, (e) => resolve(e ?? {})),
+  );
+  t.is(err.code, status.UNAVAILABLE);
+  t.regex(err.details ?? '', /no KMS target is configured/);
 });

@@ -16,7 +16,10 @@ test('every manifest listed in kustomization.yaml exists', (t) => {
 test('the ConfigMap is a valid serve config: the gateway would start with it under RRSA', (t) => {
   // What the ACK pod identity webhook injects, plus the Redis URL secret.
   const rrsa = { ALIBABA_CLOUD_ROLE_ARN: 'acs:ram::1:role/r', ALIBABA_CLOUD_OIDC_PROVIDER_ARN: 'acs:ram::1:oidc-provider/p', ALIBABA_CLOUD_OIDC_TOKEN_FILE: '/var/run/secrets/ack.alibabacloud.com/rrsa-tokens/token' };
-  const env = { ...docs['configmap.yaml'].data, ...rrsa, SECRETS_GATEWAY_REDIS_URL: 'redis://redis:6379' };
+  const secrets = { SECRETS_GATEWAY_REDIS_URL: 'redis://redis:6379', SECRETS_GATEWAY_CACHE_SEAL_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}` };
+  const fromSecrets = container.env.filter((e: { valueFrom?: { secretKeyRef?: unknown } }) => e.valueFrom?.secretKeyRef).map((e: { name: string }) => e.name);
+  t.deepEqual(fromSecrets.sort(), Object.keys(secrets).sort(), 'the Deployment supplies exactly these from Secrets');
+  const env = { ...docs['configmap.yaml'].data, ...rrsa, ...secrets };
   const c = loadConfig({ mode: 'serve', env, cwd: DIR });
   t.deepEqual(c.kms.targets.map((x) => x.kind), ['vpc', 'vpc']);
   t.is(c.kms.credentials.type, 'oidc_role_arn');

@@ -3,6 +3,7 @@ import { backoffCeilingMs, backoffDelayMs } from '../../src/kms/backoff';
 import { CircuitBreaker } from '../../src/breaker';
 import { classify, redactUrls } from '../../src/kms/classify';
 import { toSecretVersion } from '../../src/kms/convert';
+import { healthOrder, KmsTarget } from '../../src/kms/target';
 import { LocalTokenBucket } from '../../src/kms/budget';
 import {
   AccessDeniedError,
@@ -124,4 +125,19 @@ test('local token bucket: burst, then refill at qps, then ThrottledError when th
   const ac = new AbortController();
   ac.abort();
   await t.throwsAsync(b.acquire('a', ac.signal), { instanceOf: ThrottledError });
+});
+
+test('health order keeps the configured order until latency says otherwise; breaker state comes first', (t) => {
+  const mk = (i: number, ewmaMs: number, samples: number) => {
+    const target = new KmsTarget({ id: `t${i}`, regionId: `r${i}`, endpoint: 'x', kind: 'shared', protocol: 'https' }, {} as never, { failureThreshold: 1, openMs: 1000 }, i);
+    Object.assign(target, { ewmaMs, samples });
+    return target;
+  };
+  const ids = (ts: KmsTarget[]) => healthOrder(ts).map((x) => x.id);
+  t.deepEqual(ids([mk(0, 300, 1), mk(1, 0, 0)]), ['t0', 't1'], 'an untried target does not overtake on a first slow sample');
+  t.deepEqual(ids([mk(0, 30, 5), mk(1, 20, 5)]), ['t0', 't1'], 'noise does not reorder');
+  t.deepEqual(ids([mk(0, 1200, 5), mk(1, 20, 5)]), ['t1', 't0'], 'a clearly slower target sinks');
+  const open = mk(0, 10, 5);
+  open.breaker.onFailure();
+  t.deepEqual(ids([open, mk(1, 500, 5)]), ['t1', 't0'], 'an open breaker sinks whatever its latency');
 });

@@ -1,0 +1,70 @@
+/**
+ * The SecretsGatewayService implementation, built from its dependencies by the composition root:
+ *
+ *   const hub = createWatchHub({ reader, bus, pollIntervalMs, … });
+ *   const svc = createSecretsGatewayService({ reader, watchHub: hub, logger, heartbeatMs, limits });
+ *   await buildServer(listen, svc.impl, health, { channelOptions: RECOMMENDED_SERVER_OPTIONS });
+ *   …on SIGTERM: setServing(health, false); await svc.endAllStreams(); tryShutdown…; await hub.close();
+ */
+import type { SecretsGatewayServiceServer } from '../../gen/secretsgateway/v1/secrets_gateway';
+import { ConfigError } from '../../errors';
+import { silentLogger, type Logger } from '../../telemetry/logger';
+import type { WatchHub } from '../../watch/hub';
+import type { SecretReader } from '../../watch/reader';
+import { peerIp, StreamLimits, type CallerOf, type StreamLimitOptions } from '../limits';
+import { createGetSecretHandler } from './getSecret';
+import { StreamRegistry } from './shutdown';
+import { createWatchSecretHandler } from './watchSecret';
+
+export interface SecretsGatewayServiceOptions {
+  /** The cache (cache/ SecretStore satisfies it). */
+  reader: SecretReader;
+  watchHub: WatchHub;
+  logger?: Logger;
+  /** Idle time on a watch stream before a Heartbeat is sent. @default 15000 */
+  heartbeatMs?: number;
+  limits?: StreamLimitOptions;
+  /** Who the caller is, for the per-caller stream limit. @default the peer IP */
+  callerOf?: CallerOf;
+}
+
+export interface SecretsGatewayService {
+  /** Pass to `buildServer`. */
+  impl: SecretsGatewayServiceServer;
+  /**
+   * Ends every open watch stream with UNAVAILABLE "server shutting down", refuses new ones the
+   * same way, and resolves when their handlers have finished. Call after health NOT_SERVING and
+   * before tryShutdown.
+   */
+  endAllStreams(): Promise<void>;
+  /** Open WatchSecret streams on this replica. */
+  streamCount(): number;
+}
+
+export function createSecretsGatewayService(opts: SecretsGatewayServiceOptions): SecretsGatewayService {
+  const heartbeatMs = opts.heartbeatMs ?? 15_000;
+  if (!Number.isFinite(heartbeatMs) || heartbeatMs < 10 || heartbeatMs > 3_600_000) {
+    throw new ConfigError('watch.heartbeatMs', 'must be a number 10–3600000');
+  }
+  const limits = new StreamLimits(opts.limits);
+  for (const [name, v] of [['maxStreams', limits.maxStreams], ['maxStreamsPerCaller', limits.maxStreamsPerCaller]] as const) {
+    if (!Number.isInteger(v) || v < 0) throw new ConfigError(`watch.${name}`, 'must be a non-negative integer');
+  }
+  const logger = opts.logger ?? silentLogger;
+  const registry = new StreamRegistry();
+  return {
+    impl: {
+      getSecret: createGetSecretHandler({ reader: opts.reader, logger }),
+      watchSecret: createWatchSecretHandler({
+        hub: opts.watchHub,
+        logger,
+        heartbeatMs,
+        limits,
+        callerOf: opts.callerOf ?? peerIp,
+        registry,
+      }),
+    },
+    endAllStreams: () => registry.endAll(),
+    streamCount: () => registry.size,
+  };
+}

@@ -1,0 +1,52 @@
+/**
+ * Graceful shutdown of watch streams: a registry of open streams that can all be ended with
+ * UNAVAILABLE "server shutting down" (the nice-grpc terminator pattern). The composition root
+ * calls `endAll()` after health goes NOT_SERVING and before `tryShutdown`; clients reconnect to
+ * another replica with `last_version_id` and miss no rotation.
+ */
+import { BackendUnavailableError } from '../../errors';
+
+/** Ends a stream because this replica is stopping; maps to UNAVAILABLE (safe to retry elsewhere). */
+export class ServerShuttingDownError extends BackendUnavailableError {
+  constructor() {
+    super('server shutting down');
+  }
+}
+
+interface OpenStream {
+  abort(reason: Error): void;
+  finished: Promise<void>;
+}
+
+export class StreamRegistry {
+  private readonly open = new Set<OpenStream>();
+  private closing = false;
+
+  /** True once `endAll()` ran: new streams are refused with ServerShuttingDownError. */
+  get shuttingDown(): boolean {
+    return this.closing;
+  }
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  /** Registers a stream; call the returned function when its handler has finished. */
+  add(abort: (reason: Error) => void): () => void {
+    let done!: () => void;
+    const s: OpenStream = { abort, finished: new Promise<void>((r) => (done = r)) };
+    this.open.add(s);
+    return () => {
+      this.open.delete(s);
+      done();
+    };
+  }
+
+  /** Aborts every open stream with ServerShuttingDownError and waits for their handlers to finish. */
+  async endAll(): Promise<void> {
+    this.closing = true;
+    const all = [...this.open];
+    for (const s of all) s.abort(new ServerShuttingDownError());
+    await Promise.all(all.map((s) => s.finished));
+  }
+}

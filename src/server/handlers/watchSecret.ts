@@ -1,0 +1,92 @@
+/**
+ * WatchSecret: validate, take a stream slot (limits), then run the watch module's delivery loop
+ * with a sink that honours grpc-js backpressure. The stream ends on client cancel, on a typed error
+ * from the watch (NOT_FOUND, PERMISSION_DENIED), or on shutdown (UNAVAILABLE); every path releases
+ * the slot, the subscription and the listeners in `finally`.
+ */
+import type { handleServerStreamingCall, ServerWritableStream } from '@grpc/grpc-js';
+import type { WatchSecretRequest, WatchSecretResponse } from '../../gen/secretsgateway/v1/secrets_gateway';
+import type { Logger } from '../../telemetry/logger';
+import type { WatchHub } from '../../watch/hub';
+import { runWatchStream, type StreamSink } from '../../watch/stream';
+import { createCallContext } from '../callContext';
+import type { CallerOf, StreamLimits } from '../limits';
+import { toServiceError } from '../status';
+import { toWatchResponse } from '../toProto';
+import { validateWatchSecret } from '../validate';
+import { logFailure } from './outcome';
+import { ServerShuttingDownError, type StreamRegistry } from './shutdown';
+
+export interface WatchSecretDeps {
+  hub: WatchHub;
+  logger: Logger;
+  heartbeatMs: number;
+  limits: StreamLimits;
+  callerOf: CallerOf;
+  registry: StreamRegistry;
+}
+
+type Call = ServerWritableStream<WatchSecretRequest, WatchSecretResponse>;
+
+export function createWatchSecretHandler(deps: WatchSecretDeps): handleServerStreamingCall<WatchSecretRequest, WatchSecretResponse> {
+  return (call) => void handle(deps, call);
+}
+
+async function handle(deps: WatchSecretDeps, call: Call): Promise<void> {
+  const ctx = createCallContext(call);
+  const server = new AbortController();
+  let log = deps.logger.child({ method: 'WatchSecret', peer: ctx.peer });
+  let release: (() => void) | undefined;
+  let unregister: (() => void) | undefined;
+  try {
+    if (deps.registry.shuttingDown) throw new ServerShuttingDownError();
+    const { sel, lastVersionId } = validateWatchSecret(call.request);
+    log = log.child({ secretName: sel.name, versionStage: sel.versionStage });
+    release = deps.limits.acquire(deps.callerOf(call));
+    unregister = deps.registry.add((reason) => server.abort(reason));
+    log.debug('watch opened');
+    await runWatchStream({
+      hub: deps.hub,
+      sel,
+      ...(lastVersionId === undefined ? {} : { lastVersionId }),
+      sink: grpcSink(call),
+      signal: AbortSignal.any([ctx.signal, server.signal]),
+      heartbeatMs: deps.heartbeatMs,
+    });
+  } catch (err) {
+    // A shutdown abort surfaces as the signal's reason; report the shutdown, not an abort.
+    const cause = server.signal.aborted && !ctx.signal.aborted ? server.signal.reason : err;
+    logFailure(log, 'WatchSecret', cause, ctx.signal, ctx.elapsedMs());
+    // When the client has left there is nobody to tell (grpc-js answers an expired deadline itself).
+    if (!ctx.signal.aborted) call.emit('error', toServiceError(cause, ctx.signal));
+  } finally {
+    release?.();
+    unregister?.();
+    ctx.close();
+  }
+}
+
+/** Writes through grpc-js: `write()` false after 16 buffered messages means wait for 'drain'. */
+function grpcSink(call: Call): StreamSink {
+  return {
+    write: (m) => call.write(toWatchResponse(m)),
+    drained: (signal) =>
+      new Promise<void>((resolve, reject) => {
+        if (signal.aborted) return reject(signal.reason);
+        const cleanup = () => {
+          call.removeListener('drain', onDrain);
+          signal.removeEventListener('abort', onAbort);
+        };
+        const onDrain = () => {
+          cleanup();
+          resolve();
+        };
+        const onAbort = () => {
+          cleanup();
+          reject(signal.reason);
+        };
+        call.once('drain', onDrain);
+        signal.addEventListener('abort', onAbort, { once: true });
+      }),
+  };
+}

@@ -1,0 +1,199 @@
+/**
+ * The watch hub: one per replica. It keeps one KeyState per watched key (shared by every local
+ * stream on it), runs the rotation detector, and turns bus events into updates in each stream's
+ * coalescing slot. It knows nothing about gRPC or callers: streams come and go through
+ * `subscribe()` / `close()`.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { AccessDeniedError, BackendUnavailableError, ConfigError, SecretNotFoundError } from '../errors';
+import { selectorKey, type SecretSelector } from '../model';
+import { silentLogger, type Logger } from '../telemetry/logger';
+import type { BusEvent, GoneReason, WatchBus } from './bus';
+import { RotationDetector } from './detector';
+import { KeyState } from './keyState';
+import type { FreshnessInfo, ReadResult, SecretReader } from './reader';
+import { CoalescingSubscriber } from './subscriber';
+
+export interface WatchHubOptions {
+  /** The cache, as the watch module sees it. */
+  reader: SecretReader;
+  /** Redis (`createRedisWatchBus`) or in-memory (`createMemoryBus`). The hub closes it. */
+  bus: WatchBus;
+  /** How often the cluster checks each watched secret with KMS (before jitter). @default 60000 */
+  pollIntervalMs?: number;
+  /** 0–0.5: up to this fraction of each interval is cut at random. @default 0.1 */
+  jitter?: number;
+  /** Poll this long after a secret's NextRotationDate (and every this long while it is overdue). @default 5000 */
+  rotationDelayMs?: number;
+  /** Poll lease per key; a crashed poller is replaced within about 1.3 × this. @default 15000 */
+  leaseMs?: number;
+  /** Upper bound on each read the hub makes (initial load, catch-up, poll). @default 30000 */
+  readTimeoutMs?: number;
+  /** This replica's id in the interest registry; must differ between replicas. @default `<hostname>-<random>` */
+  replicaId?: string;
+  logger?: Logger;
+  /** Random source for jitter (tests). @default Math.random */
+  random?: () => number;
+}
+
+/** One stream's view of a watched key. */
+export interface WatchSubscription {
+  /** The current version: the replica's known one at once, or one load shared with other streams. */
+  initial(signal: AbortSignal): Promise<ReadResult>;
+  /**
+   * The newest version not yet taken, waiting up to `timeoutMs`; undefined when nothing new came
+   * (a heartbeat is due). Throws SecretNotFoundError / AccessDeniedError when the secret is gone,
+   * or the signal's reason when it aborts.
+   */
+  next(signal: AbortSignal, timeoutMs: number): Promise<ReadResult | undefined>;
+  /** For heartbeats: the current value's source and the newest KMS confirmation time. */
+  freshness(): FreshnessInfo | undefined;
+  /** Unsubscribes; the last local stream of a key stops this replica's interest in it. Idempotent. */
+  close(): void;
+}
+
+export interface WatchHubStats {
+  /** Keys with local streams. */
+  keys: number;
+  /** Local streams (subscriptions). */
+  subscribers: number;
+  /** Keys this replica currently polls: for the cluster (it holds the lease) or, bus down, for itself. */
+  pollingKeys: number;
+  /** Of those, keys polled locally because the bus (Redis) is unavailable. */
+  degradedKeys: number;
+  /** Force-refresh reads this replica has made. */
+  polls: number;
+}
+
+export interface WatchHub {
+  subscribe(sel: SecretSelector): WatchSubscription;
+  /** Resolves once the bus event feed is live (rejects if the first attempt failed; it keeps retrying). */
+  ready(): Promise<void>;
+  stats(): WatchHubStats;
+  /** Ends remaining subscriptions (UNAVAILABLE), stops polling, releases leases, closes the bus. */
+  close(): Promise<void>;
+}
+
+export function createWatchHub(opts: WatchHubOptions): WatchHub {
+  const o = resolveOptions(opts);
+  const log = (opts.logger ?? silentLogger).child({ component: 'watch', replicaId: o.replicaId });
+  const keys = new Map<string, KeyState>();
+  const closing = new AbortController();
+  const goneError = (reason: GoneReason, name: string) =>
+    reason === 'not_found' ? new SecretNotFoundError(`secret ${name} no longer exists`) : new AccessDeniedError(`access to secret ${name} was revoked`);
+
+  const endKey = (tag: string, err: Error) => {
+    const key = keys.get(tag);
+    if (!key) return;
+    keys.delete(tag);
+    detector.untrack(tag);
+    key.end(err);
+  };
+  const detector = new RotationDetector({
+    bus: opts.bus,
+    reader: opts.reader,
+    cadence: { intervalMs: o.pollIntervalMs, jitter: o.jitter, rotationDelayMs: o.rotationDelayMs },
+    leaseMs: o.leaseMs,
+    readTimeoutMs: o.readTimeoutMs,
+    replicaId: o.replicaId,
+    log,
+    random: o.random,
+    onPolled: (tag, r) => keys.get(tag)?.acceptPolled(r),
+    onGone: (tag, reason) => endKey(tag, goneError(reason, keys.get(tag)?.sel.name ?? 'unknown')),
+  });
+
+  const onEvent = (ev: BusEvent) => {
+    if (closing.signal.aborted) return;
+    if (ev.kind === 'gone') return endKey(ev.tag, goneError(ev.reason, keys.get(ev.tag)?.sel.name ?? 'unknown'));
+    detector.noteChecked(ev.tag, ev.versionId);
+    keys.get(ev.tag)?.onChecked({ versionId: ev.versionId, checkedAtMs: ev.checkedAtMs });
+  };
+  const onResync = () => {
+    log.info('watch event feed reconnected; re-reading watched secrets', { keys: keys.size });
+    for (const k of keys.values()) k.resync();
+  };
+  const feed = opts.bus.subscribe({ onEvent, onResync });
+  feed.catch((err) => log.warn('subscribing to watch events failed; retrying on reconnect', { error: err }));
+
+  return {
+    subscribe(sel) {
+      const tag = opts.bus.tagOf(selectorKey(sel));
+      let key = keys.get(tag);
+      if (!key && !closing.signal.aborted) {
+        key = new KeyState(sel, tag, {
+          reader: opts.reader,
+          log,
+          closed: closing.signal,
+          readTimeoutMs: o.readTimeoutMs,
+          onRead: (r) => detector.noteRead(tag, r),
+        });
+        keys.set(tag, key);
+        detector.track(tag, sel);
+      }
+      const sub = new CoalescingSubscriber();
+      if (key) key.subscribers.add(sub);
+      else sub.end(new BackendUnavailableError('watch hub closed'));
+      let closed = false;
+      return {
+        initial: async (signal) => {
+          // Ended before it started (hub closing, secret gone): next() throws the reason.
+          if (sub.ended) await sub.next(signal, 0);
+          return key!.initial(signal);
+        },
+        next: (signal, timeoutMs) => sub.next(signal, timeoutMs),
+        freshness: () => key?.freshness(),
+        close: () => {
+          if (closed || !key) return;
+          closed = true;
+          key.subscribers.delete(sub);
+          if (key.subscribers.size === 0 && keys.get(tag) === key) {
+            keys.delete(tag);
+            detector.untrack(tag);
+          }
+        },
+      };
+    },
+    ready: () => feed,
+    stats: () => {
+      let subscribers = 0;
+      for (const k of keys.values()) subscribers += k.subscribers.size;
+      const d = detector.stats();
+      return { keys: keys.size, subscribers, pollingKeys: d.polling, degradedKeys: d.degraded, polls: d.polls };
+    },
+    close: async () => {
+      if (closing.signal.aborted) return;
+      closing.abort();
+      for (const tag of [...keys.keys()]) endKey(tag, new BackendUnavailableError('watch hub closed'));
+      await detector.close();
+      await opts.bus.close();
+    },
+  };
+}
+
+type Resolved = Required<Pick<WatchHubOptions, 'pollIntervalMs' | 'jitter' | 'rotationDelayMs' | 'leaseMs' | 'readTimeoutMs' | 'replicaId' | 'random'>>;
+
+function resolveOptions(opts: WatchHubOptions): Resolved {
+  const o: Resolved = {
+    pollIntervalMs: opts.pollIntervalMs ?? 60_000,
+    jitter: opts.jitter ?? 0.1,
+    rotationDelayMs: opts.rotationDelayMs ?? 5_000,
+    leaseMs: opts.leaseMs ?? 15_000,
+    readTimeoutMs: opts.readTimeoutMs ?? 30_000,
+    replicaId: opts.replicaId ?? `${hostname()}-${randomBytes(4).toString('hex')}`,
+    random: opts.random ?? Math.random,
+  };
+  const ranges: [keyof Resolved, number, number][] = [
+    ['pollIntervalMs', 10, 86_400_000],
+    ['jitter', 0, 0.5],
+    ['rotationDelayMs', 0, 3_600_000],
+    ['leaseMs', 30, 600_000],
+    ['readTimeoutMs', 10, 600_000],
+  ];
+  for (const [name, min, max] of ranges) {
+    const v = o[name];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) throw new ConfigError(`watch.${name}`, `must be a number ${min}–${max}`);
+  }
+  if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(o.replicaId)) throw new ConfigError('watch.replicaId', 'must be 1–128 characters of A-Z a-z 0-9 _ . : -');
+  return o;
+}

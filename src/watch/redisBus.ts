@@ -1,0 +1,126 @@
+/**
+ * The Redis WatchBus: poll leases, the interest registry and the event channel, shared by every
+ * replica. Works on standalone Redis, Sentinel and Redis Cluster (ioredis `Redis | Cluster`).
+ *
+ * Keys (`p` = keyPrefix, `tag` = opaque keyed tag of a selector, never a secret name):
+ *   p:w:{tag}:lease    string token, PX lease       one poller per key for the whole cluster
+ *   p:w:{tag}:int      zset replicaId → expiry ms   which replicas have watchers on the key
+ *   p:w:watched        zset tag → expiry ms         which keys anyone watches (metrics)
+ *   p:w:events         pub/sub channel              BusEvent JSON
+ * `{tag}` is a Cluster hash tag, so a key's lease and interest share one slot. Plain
+ * PUBLISH/SUBSCRIBE reaches every replica on Cluster too (ioredis keeps one subscriber connection).
+ */
+import type { Cluster, Redis } from 'ioredis';
+import { BackendUnavailableError } from '../errors';
+import { silentLogger, type Logger } from '../telemetry/logger';
+import { decodeEvent, encodeEvent, type BusListener, type WatchBus } from './bus';
+import { COUNT, EXTEND_LEASE, JOIN, LEAVE, RELEASE_LEASE } from './redisScripts';
+
+export interface RedisWatchBusOptions {
+  /** The gateway's Redis client. The bus never closes it; it creates one `duplicate()` for SUBSCRIBE. */
+  redis: Redis | Cluster;
+  /**
+   * The keyed tag of a canonical selector key: wire the cache's `KeyNamer.tag`, so key names in
+   * Redis reveal no secret names and cannot confirm a guess. Every replica must use the same one.
+   */
+  tagOf: (selectorKey: string) => string;
+  /** Prefix of every key and channel (no braces). @default 'sg' */
+  keyPrefix?: string;
+  /** Upper bound on each Redis call of the bus, so a hung Redis cannot stall polling. @default 2000 */
+  commandTimeoutMs?: number;
+  logger?: Logger;
+}
+
+type Client = Redis | Cluster;
+
+export function createRedisWatchBus(opts: RedisWatchBusOptions): WatchBus {
+  const p = `${opts.keyPrefix ?? 'sg'}:w`;
+  const channel = `${p}:events`;
+  const watchedKey = `${p}:watched`;
+  const leaseKey = (tag: string) => `${p}:{${tag}}:lease`;
+  const interestKey = (tag: string) => `${p}:{${tag}}:int`;
+  const timeoutMs = opts.commandTimeoutMs ?? 2000;
+  const log = (opts.logger ?? silentLogger).child({ component: 'watch-redis-bus' });
+  const redis = opts.redis;
+  let sub: Client | undefined;
+  let closed = false;
+
+  const bounded = <T>(what: string, p: Promise<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new BackendUnavailableError(`redis ${what} timed out after ${timeoutMs} ms`)), timeoutMs);
+      p.then(resolve, reject).finally(() => clearTimeout(timer));
+    });
+  const evalNum = async (what: string, script: string, key: string, ...args: (string | number)[]) =>
+    Number(await bounded(what, redis.eval(script, 1, key, ...args) as Promise<unknown>));
+
+  return {
+    tagOf: opts.tagOf,
+    acquireLease: async (tag, token, ttlMs) => (await bounded('lease acquire', redis.set(leaseKey(tag), token, 'PX', ttlMs, 'NX'))) === 'OK',
+    extendLease: async (tag, token, ttlMs) => (await evalNum('lease extend', EXTEND_LEASE, leaseKey(tag), token, ttlMs)) === 1,
+    releaseLease: async (tag, token) => {
+      await evalNum('lease release', RELEASE_LEASE, leaseKey(tag), token);
+    },
+    joinInterest: async (tag, replicaId, ttlMs) => {
+      await evalNum('interest join', JOIN, interestKey(tag), replicaId, ttlMs);
+      // A second key in another slot: a separate call (Cluster forbids cross-slot scripts).
+      await evalNum('watched join', JOIN, watchedKey, tag, ttlMs);
+    },
+    leaveInterest: async (tag, replicaId) => {
+      const left = await evalNum('interest leave', LEAVE, interestKey(tag), replicaId);
+      // Racing a replica that joins right now is harmless: its next refresh re-adds the tag.
+      if (left === 0) await bounded('watched leave', redis.zrem(watchedKey, tag));
+    },
+    interestCount: (tag) => evalNum('interest count', COUNT, interestKey(tag)),
+    watchedCount: () => evalNum('watched count', COUNT, watchedKey),
+    publish: async (ev) => {
+      await bounded('publish', redis.publish(channel, encodeEvent(ev)));
+    },
+    subscribe: async (listener) => {
+      if (sub) throw new Error('this bus already has a listener');
+      sub = redis.duplicate();
+      await startFeed(sub, channel, listener, log, () => closed);
+    },
+    close: async () => {
+      closed = true;
+      // A subscriber connection holds no state worth a graceful QUIT; disconnect never hangs.
+      sub?.disconnect();
+      sub = undefined;
+    },
+  };
+}
+
+/**
+ * Subscribes `sub` and wires messages to `listener`. Every reconnect after the first is reported
+ * as a resync: messages published while the connection was down are lost (pub/sub is
+ * at-most-once), so the hub re-reads what it holds instead of trusting the gap.
+ */
+async function startFeed(sub: Client, channel: string, listener: BusListener, log: Logger, isClosed: () => boolean): Promise<void> {
+  let lastErrorLogMs = 0;
+  sub.on('error', (err: Error) => {
+    // ioredis emits one error per failed reconnect attempt; log at most every 10 s.
+    if (Date.now() - lastErrorLogMs > 10_000) {
+      lastErrorLogMs = Date.now();
+      log.warn('watch event connection error', { error: err });
+    }
+  });
+  sub.on('message', (ch: string, raw: string) => {
+    if (ch !== channel || isClosed()) return;
+    const ev = decodeEvent(raw);
+    if (ev) listener.onEvent(ev);
+    else log.warn('ignored a malformed watch event', { length: raw.length });
+  });
+  let first = true;
+  sub.on('ready', () => {
+    if (first || isClosed()) return;
+    // ioredis re-subscribes on reconnect (autoResubscribe); SUBSCRIBE again in case that is off.
+    sub.subscribe(channel).catch((err: Error) => log.warn('re-subscribing the watch channel failed', { error: err }));
+    listener.onResync();
+  });
+  try {
+    if (sub.status === 'wait') await sub.connect();
+    await sub.subscribe(channel);
+  } finally {
+    // Even when this first attempt fails (Redis down at startup), the next 'ready' subscribes.
+    first = false;
+  }
+}
