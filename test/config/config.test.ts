@@ -127,3 +127,10 @@ test('oidc_role_arn falls back to the standard RRSA variables', (t) => {
   });
   t.like(c.kms.credentials, { type: 'oidc_role_arn', roleArn: 'acs:ram::1:role/r', oidcTokenFilePath: '/var/run/secrets/tokens/oidc-token' });
 });
+
+test('the README documents every setting', (t) => {
+  const readme = require('node:fs').readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8') as string;
+  const { SETTINGS } = require('../../src/config/settings') as typeof import('../../src/config/settings');
+  const missing = Object.keys(SETTINGS).filter((name) => !readme.includes(`\`${name}\``));
+  t.deepEqual(missing, []);
+});
