@@ -36,7 +36,9 @@ export function toStatus(err: unknown, signal?: AbortSignal): GrpcStatus {
   if (err instanceof BackendUnavailableError) return { code: status.UNAVAILABLE, details: err.message };
   // Our own credentials were rejected: the caller can do nothing about it, and retrying will not help.
   if (err instanceof BackendAuthError) return { code: status.INTERNAL, details: 'the gateway could not authenticate to KMS' };
-  if (isAbortError(err)) return { code: status.CANCELLED, details: 'cancelled' };
+  // The call's own signal is not aborted (checked above), so this abort was the gateway's own
+  // (an internal timeout or the watch hub closing): the client should reconnect, not give up.
+  if (isAbortError(err)) return { code: status.UNAVAILABLE, details: 'the gateway gave up waiting for a backend; retry' };
   return { code: status.INTERNAL, details: 'internal error' };
 }
 

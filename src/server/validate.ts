@@ -48,10 +48,14 @@ function checkOptional(field: string, value: string, re: RegExp, rule: string): 
   return value;
 }
 
+/**
+ * The region scope of a request. An ARN names its region, and only that region's targets hold the
+ * secret: asking another region would answer NotFound, which evicts the entry cluster-wide.
+ */
 function checkRegion(regionId: string, arnRegion: string | undefined): string | undefined {
   const region = checkOptional('region_id', regionId, REGION_RE, 'must be 1–63 characters of a-z, 0-9 and -');
   if (region && arnRegion && region !== arnRegion) bad('region_id', `must match the region of the ARN in name (${arnRegion})`, region);
-  return region;
+  return region ?? arnRegion;
 }
 
 const stageRule = 'must be 1–64 characters of letters, digits and _ - .';

@@ -174,7 +174,9 @@ export class RotationDetector {
     try {
       if (p.local && Date.now() - p.interestAtMs >= this.o.leaseMs) await this.joinInterest(p);
       // A lingering holder (no local watchers) stops as soon as nobody anywhere watches the key.
-      if (!p.local && p.holding && (await this.o.bus.interestCount(p.tag)) === 0) return void this.stop(p);
+      // Re-check p.local after the await: a watcher may have joined meanwhile, and stopping then would
+      // leave its key unpolled for good.
+      if (!p.local && p.holding && (await this.o.bus.interestCount(p.tag)) === 0 && !p.local) return void this.stop(p);
       const had = p.holding;
       p.holding = had
         ? await this.o.bus.extendLease(p.tag, this.token, this.o.leaseMs)
@@ -227,7 +229,7 @@ export class RotationDetector {
   private async poll(p: KeyPoller): Promise<void> {
     if (p.stopped || (!p.holding && !p.degraded)) return;
     try {
-      if (!p.local && (await this.o.bus.interestCount(p.tag)) === 0) return void this.stop(p);
+      if (!p.local && (await this.o.bus.interestCount(p.tag)) === 0 && !p.local) return void this.stop(p);
       const r = await this.forceRead(p);
       const rotated = p.lastVersionId !== undefined && p.lastVersionId !== r.secret.versionId;
       p.lastVersionId = r.secret.versionId;

@@ -44,9 +44,12 @@ export class KeyState {
     private readonly deps: KeyStateDeps,
   ) {}
 
-  /** The state a new stream starts from: the known current version, or one shared load. */
+  /**
+   * The state a new stream starts from, read through the cache (normally an L1 hit; concurrent
+   * openers share one load). Never answered from `current` alone: after a NotFound or
+   * AccessDenied the cache has evicted the value, and a new stream must not be handed it.
+   */
   async initial(signal: AbortSignal): Promise<ReadResult> {
-    if (this.current) return this.snapshot(this.current);
     const epoch = this.polls;
     this.loading ??= this.read(undefined)
       .then((r) => {

@@ -1,13 +1,20 @@
+import { BackendUnavailableError } from '../errors';
+
 /**
  * Small AbortSignal helpers that always clean up after themselves (no timer or listener outlives
  * the operation it bounds, so nothing keeps the process alive after `close()`).
  */
 
-/** A signal that aborts after `ms` (reason: a TimeoutError) or when `parent` aborts. Call `clear()` when done. */
+/**
+ * A signal that aborts after `ms` or when `parent` aborts. Call `clear()` when done. The timeout's
+ * reason is a BackendUnavailableError, not a TimeoutError: it is the gateway's own bound on a slow
+ * backend, and must reach a watcher as UNAVAILABLE (reconnect) rather than look like the client's
+ * deadline or cancellation.
+ */
 export function timeoutSignal(ms: number, parent?: AbortSignal): { signal: AbortSignal; clear(): void } {
   const ac = new AbortController();
   const onParent = () => ac.abort(parent!.reason);
-  const timer = setTimeout(() => ac.abort(new DOMException(`timed out after ${ms} ms`, 'TimeoutError')), ms);
+  const timer = setTimeout(() => ac.abort(new BackendUnavailableError(`the backend did not answer within ${ms} ms`)), ms);
   if (parent?.aborted) onParent();
   else parent?.addEventListener('abort', onParent, { once: true });
   return {

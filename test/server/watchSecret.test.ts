@@ -151,15 +151,28 @@ test('an initial read that fails transiently ends the watch with UNAVAILABLE', a
   t.is(err.code, status.UNAVAILABLE);
 });
 
-test('streams on one key share one load and one poller; counts return to 0 when they leave', async (t) => {
+test('streams on one key share one poller and never force KMS to open; counts return to 0 when they leave', async (t) => {
   const reader = readerWith();
   const gw = await startTestGateway(t, { reader, hub: { pollIntervalMs: 60_000 } });
   const ws = Array.from({ length: 5 }, () => openWatch(t, gw.client, { name: 'db' }));
   for (const w of ws) await w.nextSecret('v1');
-  t.is(reader.calls.filter((c) => c.maxStalenessMs === undefined).length, 1, 'one shared initial load');
+  // Each stream's first message is a cache read (an L1 hit in the real store), so an eviction after
+  // NotFound/AccessDenied is honoured at once; none of them forces a KMS round trip.
+  t.is(reader.calls.filter((c) => c.maxStalenessMs === undefined).length, 5, 'one cache read per new stream');
+  t.is(reader.calls.filter((c) => c.maxStalenessMs === 0).length, 0, 'no forced KMS read to open a stream');
   await eventually(() => gw.hub.stats().pollingKeys === 1, 2000, 'the replica to poll the key');
   t.deepEqual({ ...gw.hub.stats(), polls: 0 }, { keys: 1, subscribers: 5, pollingKeys: 1, degradedKeys: 0, polls: 0 });
   for (const w of ws) w.call.cancel();
   await eventually(() => gw.service.streamCount() === 0 && gw.hub.stats().subscribers === 0 && gw.hub.stats().keys === 0, 2000, 'counts to return to 0');
   await eventually(() => gw.hub.stats().pollingKeys === 0, 2000, 'polling to stop');
+});
+
+test('a new stream is not handed a version the cache has since dropped (secret deleted)', async (t) => {
+  const reader = readerWith();
+  const gw = await startTestGateway(t, { reader, hub: { pollIntervalMs: 60_000 } });
+  const first = openWatch(t, gw.client, { name: 'db' });
+  await first.nextSecret('v1');
+  reader.remove('db', new SecretNotFoundError('secret db not found')); // as the cache does after KMS answered NotFound
+  const err = await openWatch(t, gw.client, { name: 'db' }).endStatus();
+  t.is(err.code, status.NOT_FOUND);
 });
