@@ -50,8 +50,14 @@ export class ThrottledError extends GatewayError {}
 /** A transient backend failure: 5xx, network error, timeout, open circuit breakers. */
 export class BackendUnavailableError extends GatewayError {}
 
-/** Our credentials or signature were rejected (misconfiguration, not transient). */
-export class BackendAuthError extends GatewayError {}
+/**
+ * KMS rejected the gateway's own credentials, signature or TLS trust. It says nothing about the
+ * secret, so it is a kind of unavailability: callers see UNAVAILABLE and cached values may be
+ * served stale (an expired STS session is the usual cause). The pool does not retry it on the
+ * same target with the same credentials.
+ */
+export class BackendAuthError extends BackendUnavailableError {}
+
 
 /** A per-caller or per-replica limit was reached. */
 export class ResourceExhaustedError extends GatewayError {}

@@ -19,6 +19,7 @@ import {
 import { KeyNamer } from './cache/keys';
 import type { GatewayConfig } from './config/types';
 import { ConfigError } from './errors';
+import { LocalTokenBucket } from './kms/budget';
 import { KmsPool } from './kms/pool';
 import { createSecretsGatewayService } from './server/handlers/service';
 import { RECOMMENDED_SERVER_OPTIONS } from './server/limits';
@@ -78,7 +79,10 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
       : generateKeyRing('local');
     if (redis && !config.cache.sealKeys) logger.warn('no SECRETS_GATEWAY_CACHE_SEAL_KEYS: using a key generated for this process, so other replicas cannot read what it writes');
 
-    const budget = redis ? new RedisTokenBucket(redis, { ...config.kms.budget, keyPrefix: prefix }) : undefined;
+    const { qps, burst, replicas } = config.kms.budget;
+    // While Redis is down each replica keeps to its share, so the cluster stays within the quota.
+    const share = new LocalTokenBucket({ qps: Math.max(1, qps / replicas), burst: Math.max(1, Math.floor(burst / replicas)) });
+    const budget = redis ? new RedisTokenBucket(redis, { qps, burst, keyPrefix: prefix, fallback: share }) : undefined;
     const source = deps.source ?? new KmsPool({ config: config.kms, budget, logger: logger.child({ component: 'kms' }) });
     const tier = redis ? new RedisTier(redis, prefix) : new MemoryTier(new MemoryBackend(), prefix);
     const store = new SecretStore({ source, tier, keyRing, config: tuning, logger: logger.child({ component: 'cache' }) });
@@ -114,6 +118,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
       throw new ConfigError('SECRETS_GATEWAY_LISTEN', `cannot listen on ${config.listen.host}:${config.listen.port}: ${(e as Error).message}`);
     }
     const { server, port } = built;
+    closers.push(() => server.forceShutdown());
 
     // Readiness waits for warm-up, so a rolling restart only sends traffic to warm replicas.
     const { secrets, concurrency, jitterMs } = config.cache.warmUp;

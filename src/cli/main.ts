@@ -20,6 +20,12 @@ commands:
 
 /** Runs a server command until SIGINT/SIGTERM, then shuts down in order. */
 async function runServer(mode: 'dev' | 'serve'): Promise<number> {
+  // Listen for signals before starting, so a SIGTERM during startup (Redis wait, warm-up) still
+  // leads to an orderly stop once startup returns.
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
   const config = loadConfig({ mode });
   const logger = createLogger({ level: config.logLevel });
   let close: () => Promise<void>;
@@ -31,10 +37,7 @@ async function runServer(mode: 'dev' | 'serve'): Promise<number> {
   } else {
     close = (await startGateway(config, { logger })).shutdown;
   }
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await stopped;
   await close();
   return 0;
 }

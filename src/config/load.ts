@@ -156,7 +156,7 @@ export function loadConfig(opts: LoadOptions): GatewayConfig {
       retry: { maxAttempts: get('SECRETS_GATEWAY_KMS_RETRY_MAX_ATTEMPTS'), baseDelayMs: retryBase, maxDelayMs: retryCap },
       breaker: { failureThreshold: get('SECRETS_GATEWAY_KMS_BREAKER_FAILURES'), openMs: get('SECRETS_GATEWAY_KMS_BREAKER_OPEN_MS') },
       hedgeDelayMs: get('SECRETS_GATEWAY_KMS_HEDGE_DELAY_MS'),
-      budget: { qps: get('SECRETS_GATEWAY_KMS_BUDGET_QPS'), burst: get('SECRETS_GATEWAY_KMS_BUDGET_BURST') },
+      budget: { qps: get('SECRETS_GATEWAY_KMS_BUDGET_QPS'), burst: get('SECRETS_GATEWAY_KMS_BUDGET_BURST'), replicas: get('SECRETS_GATEWAY_KMS_BUDGET_REPLICAS') },
     },
   };
 }

@@ -73,6 +73,7 @@ export const SETTINGS = {
   SECRETS_GATEWAY_KMS_BREAKER_OPEN_MS: s({ parse: int(100, 600_000), default: 10_000, doc: 'How long an open breaker waits before one half-open probe. @default 10000' }),
   SECRETS_GATEWAY_KMS_HEDGE_DELAY_MS: s({ parse: int(0, 60_000), default: 0, doc: 'If > 0, after this delay without an answer a hedged request goes to the next healthy target. @default 0 (off)' }),
   SECRETS_GATEWAY_KMS_BUDGET_QPS: s({ parse: int(1, 100_000), default: 200, doc: 'KMS request budget per target, requests per second, for the whole cluster. @default 200' }),
+  SECRETS_GATEWAY_KMS_BUDGET_REPLICAS: s({ parse: int(1, 1000), default: 3, doc: 'Replicas expected to share the KMS budget: while Redis is down each replica keeps to QPS/replicas on its own, so the cluster still stays within the quota. @default 3' }),
   SECRETS_GATEWAY_KMS_BUDGET_BURST: s({ parse: int(1, 100_000), default: 50, doc: 'Token-bucket burst size per target. @default 50' }),
 
   cache_client_region_id: s({ parse: json, doc: 'KMS targets, in preference order: a JSON array of {"regionId", "endpoint"?, "vpc"?, "caFilePath"?, "kind"?, "protocol"?}. Without endpoint: kms.<region>.aliyuncs.com, or kms-vpc.<region>.aliyuncs.com when vpc is true. An endpoint ending in .cryptoservice.kms.aliyuncs.com (or kind "dedicated") is a KMS instance and requires caFilePath.' }),

@@ -87,5 +87,6 @@ export interface KmsConfig {
   breaker: { failureThreshold: number; openMs: number };
   /** 0 disables hedging. */
   hedgeDelayMs: number;
-  budget: { qps: number; burst: number };
+  /** Per target, for the whole cluster; `replicas` splits it while Redis (the shared bucket) is down. */
+  budget: { qps: number; burst: number; replicas: number };
 }

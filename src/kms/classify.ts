@@ -36,6 +36,8 @@ const TLS = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|HOSTNAME_MISMATCH|A
 type SdkError = { name?: string; code?: string; statusCode?: number; data?: { Code?: string; RequestId?: string; statusCode?: number } };
 
 export function classify(err: unknown, what: string, regionId: string): Classified {
+  // Already typed by us (an incomplete response body): a fault of this target, worth another.
+  if (err instanceof GatewayError) return { error: err, retryable: err instanceof BackendUnavailableError, targetFault: true };
   const e = (err ?? {}) as SdkError;
   const kmsCode = e.data?.Code ?? e.code;
   const httpStatus = e.statusCode ?? e.data?.statusCode;
@@ -53,8 +55,9 @@ export function classify(err: unknown, what: string, regionId: string): Classifi
     return { error: new BackendUnavailableError(msg('KMS is temporarily unavailable'), detail), retryable: true, targetFault: true };
   }
   if (e.name === 'RequestTimeoutError') return { error: new BackendUnavailableError(msg('KMS timed out'), detail), retryable: true, targetFault: true };
+  // A TLS failure is about this endpoint's certificate: another target may well be fine.
   if (kmsCode && TLS.test(kmsCode)) {
-    return { error: new BackendAuthError(msg('TLS verification of the KMS endpoint failed; check caFilePath'), detail), retryable: false, targetFault: true };
+    return { error: new BackendAuthError(msg('TLS verification of the KMS endpoint failed; check caFilePath'), detail), retryable: true, targetFault: true };
   }
   if (kmsCode && NETWORK.has(kmsCode)) return { error: new BackendUnavailableError(msg('cannot reach KMS'), detail), retryable: true, targetFault: true };
   // A non-JSON body (a load balancer's HTML 502) surfaces as a bare SyntaxError.

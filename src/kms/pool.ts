@@ -106,7 +106,9 @@ export class KmsPool {
       for (const f of result.failures) {
         attempts++;
         failedThisRound.add(f.target);
-        last = f.classified;
+        // With a hedge, a definitive answer (NotFound, denied) from one target outranks a transient
+        // failure of the other, whichever came last.
+        if (!last || last.retryable || !f.classified.retryable) last = f.classified;
         this.logger.warn('KMS attempt failed', {
           secretName: sel.name,
           target: f.target.id,
@@ -165,7 +167,7 @@ export class KmsPool {
         t.breaker.release();
         throw signal.reason;
       }
-      const c = classify(err, `KMS GetSecretValue ${req.SecretName} on ${t.id}`, t.config.regionId);
+      const c = classify(err, `KMS GetSecretValue ${req.SecretName}`, t.config.regionId); // the target goes to the log, not to callers
       if (c.targetFault) {
         t.observe(this.now() - started + FAILURE_PENALTY_MS);
         t.breaker.onFailure();

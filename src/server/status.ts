@@ -5,7 +5,6 @@
 import { Metadata, status, type StatusObject } from '@grpc/grpc-js';
 import {
   AccessDeniedError,
-  BackendAuthError,
   BackendUnavailableError,
   InvalidArgumentError,
   isAbortError,
@@ -33,9 +32,8 @@ export function toStatus(err: unknown, signal?: AbortSignal): GrpcStatus {
   if (err instanceof AccessDeniedError) return { code: status.PERMISSION_DENIED, details: err.message };
   if (err instanceof ThrottledError) return { code: status.RESOURCE_EXHAUSTED, details: err.message };
   if (err instanceof ResourceExhaustedError) return { code: status.RESOURCE_EXHAUSTED, details: err.message };
+  // Includes BackendAuthError: KMS refusing the gateway's own credentials says nothing about the secret.
   if (err instanceof BackendUnavailableError) return { code: status.UNAVAILABLE, details: err.message };
-  // Our own credentials were rejected: the caller can do nothing about it, and retrying will not help.
-  if (err instanceof BackendAuthError) return { code: status.INTERNAL, details: 'the gateway could not authenticate to KMS' };
   // The call's own signal is not aborted (checked above), so this abort was the gateway's own
   // (an internal timeout or the watch hub closing): the client should reconnect, not give up.
   if (isAbortError(err)) return { code: status.UNAVAILABLE, details: 'the gateway gave up waiting for a backend; retry' };

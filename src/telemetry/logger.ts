@@ -16,7 +16,7 @@ export interface Logger {
 }
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-const SENSITIVE = /secret|token|password|credential|authorization|signature|value|plaintext|key$/i;
+const SENSITIVE = /secret|token|passw|credential|auth|signature|value|plaintext|keys?$|url$|pem$|material/i;
 /** Field names that match SENSITIVE but are safe identifiers. */
 const SAFE = new Set(['secretName', 'secret_name', 'secretType', 'keyId', 'cacheKey']);
 
@@ -41,12 +41,14 @@ export function createLogger(opts: { level?: LogLevel; sink?: Sink; base?: Field
   return make(opts.base ?? {});
 }
 
-function redact(fields?: Fields): Fields | undefined {
+function redact(fields?: Fields, depth = 0): Fields | undefined {
   if (!fields) return fields;
   const out: Fields = {};
   for (const [k, v] of Object.entries(fields)) {
-    if (v instanceof Error) out[k] = { name: v.name, message: v.message };
-    else out[k] = SENSITIVE.test(k) && !SAFE.has(k) ? '[REDACTED]' : v;
+    if (SENSITIVE.test(k) && !SAFE.has(k)) out[k] = '[REDACTED]';
+    else if (v instanceof Error) out[k] = { name: v.name, message: v.message };
+    else if (v && typeof v === 'object' && !Array.isArray(v)) out[k] = depth < 3 ? redact(v as Fields, depth + 1) : '[…]';
+    else out[k] = v;
   }
   return out;
 }

@@ -185,3 +185,14 @@ test('an unknown AccessKey is not retried and no credential appears in the error
   const all = err!.message + lines.join('\n');
   for (const s of [TEST_AK.secret, 'CAES-SENTINEL-token', SENTINEL]) t.false(all.includes(s), s);
 });
+
+test('a TLS failure on one target (CA not trusted) fails over to the next, and callers never see the endpoint', async (t) => {
+  const emu = await startEmulator(t, { seed, regions: ['cn-hangzhou', 'cn-shanghai'] });
+  const cfg = kmsConfig(emu);
+  cfg.targets[0] = { ...cfg.targets[0]!, caPem: undefined }; // the first target's CA is missing: its certificate is untrusted
+  const pool = new KmsPool({ config: cfg });
+  const s = await pool.getSecretValue({ name: 'app/text' });
+  t.is(s.regionId, 'cn-shanghai');
+  const err = await t.throwsAsync(pool.getSecretValue({ name: 'app/missing' }), { instanceOf: SecretNotFoundError });
+  t.false(err!.message.includes('127.0.0.1'), err!.message);
+});

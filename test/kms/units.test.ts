@@ -80,8 +80,8 @@ const cases: { name: string; err: object; type: Function; retryable: boolean }[]
   { name: 'signature mismatch', err: { code: 'SignatureDoesNotMatch', statusCode: 400, data: { Code: 'SignatureDoesNotMatch', Message: `server string to sign is:...SecurityToken%3D${TOKEN}` } }, type: BackendAuthError, retryable: false },
   { name: 'unknown AK', err: { code: 'InvalidAccessKeyId.NotFound', statusCode: 404 }, type: BackendAuthError, retryable: false },
   { name: 'nonce reused', err: { code: 'SignatureNonceUsed', statusCode: 400 }, type: BackendAuthError, retryable: false },
-  { name: 'TLS untrusted', err: { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' }, type: BackendAuthError, retryable: false },
-  { name: 'TLS self-signed', err: { code: 'SELF_SIGNED_CERT_IN_CHAIN' }, type: BackendAuthError, retryable: false },
+  { name: 'TLS untrusted (fails over)', err: { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' }, type: BackendAuthError, retryable: true },
+  { name: 'TLS self-signed (fails over)', err: { code: 'SELF_SIGNED_CERT_IN_CHAIN' }, type: BackendAuthError, retryable: true },
 ];
 
 for (const c of cases) {

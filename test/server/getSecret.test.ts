@@ -146,7 +146,7 @@ const errors: { name: string; err: Error; code: status }[] = [
   { name: 'backend unavailable', err: new BackendUnavailableError('all KMS targets failed'), code: status.UNAVAILABLE },
   { name: 'throttled', err: new ThrottledError('budget exhausted'), code: status.RESOURCE_EXHAUSTED },
   { name: 'resource exhausted', err: new ResourceExhaustedError('too many waiters'), code: status.RESOURCE_EXHAUSTED },
-  { name: 'our KMS credentials rejected', err: new BackendAuthError('InvalidAccessKeyId'), code: status.INTERNAL },
+  { name: 'our KMS credentials rejected (says nothing about the secret: retry)', err: new BackendAuthError('InvalidAccessKeyId'), code: status.UNAVAILABLE },
   { name: 'an unexpected error', err: new TypeError('boom at /internal/path'), code: status.INTERNAL },
 ];
 
