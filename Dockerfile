@@ -16,6 +16,8 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 COPY proto ./proto
+# The demo secrets, so `docker run … dev` has something to serve.
+COPY examples/emulator ./examples/emulator
 USER node
 EXPOSE 50051
 # Exec form: SIGTERM reaches node directly, which drains streams and shuts down in order.
