@@ -4,7 +4,7 @@
  * on process exit, so a crashed test never leaves a server behind).
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -150,6 +150,52 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
     nodes: instances.map((r) => ({ host: '127.0.0.1', port: r.port })),
     stop: async () => {
       await Promise.all(instances.map((r) => r.stop()));
+    },
+  };
+}
+
+export interface RedisSentinel {
+  master: RedisInstance;
+  sentinel: { host: '127.0.0.1'; port: number };
+  name: string;
+  stop(): Promise<void>;
+}
+
+/** A master plus one Sentinel monitoring it (quorum 1), both on loopback. */
+export async function startRedisSentinel(name = 'sgmaster'): Promise<RedisSentinel> {
+  const master = await startRedis();
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'sg-sentinel-'));
+  const conf = join(dir, 'sentinel.conf');
+  // Sentinel rewrites its config file, so it gets its own writable copy.
+  writeFileSync(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor ${name} 127.0.0.1 ${master.port} 1`, `sentinel down-after-milliseconds ${name} 1000`, ''].join('\n'));
+  const child = spawn('redis-server', [conf, '--sentinel'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  if (child.pid) watchdog(child.pid);
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`sentinel did not start:\n${out}`)), 10_000);
+    child.stdout!.on('data', (b: Buffer) => {
+      out += b.toString();
+      if (out.includes('+monitor master')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`sentinel exited ${code}:\n${out}`));
+    });
+  });
+  return {
+    master,
+    sentinel: { host: '127.0.0.1', port },
+    name,
+    stop: async () => {
+      await killChild(child);
+      await master.stop();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
