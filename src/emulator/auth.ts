@@ -119,9 +119,12 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
     const key = resolveKey(params.AccessKeyId, params.SecurityToken);
     const stringToSign = v1StringToSign(req.method, params);
     if (!safeEqual(v1Signature(stringToSign, key.secret), params.Signature ?? '')) {
-      // The V1 string-to-sign embeds the SecurityToken; the emulator never echoes a token.
-      const token = params.SecurityToken;
-      throw mismatch(token ? stringToSign.split(percentEncode(percentEncode(token))).join('***') : stringToSign, stsMessages);
+      // The V1 string-to-sign embeds every parameter, the SecurityToken and a SecretData among
+      // them; the emulator echoes neither.
+      const masked = [params.SecurityToken, params.SecretData]
+        .filter((v): v is string => !!v)
+        .reduce((sts, v) => sts.split(percentEncode(percentEncode(v))).join('***'), stringToSign);
+      throw mismatch(masked, stsMessages);
     }
     checkFreshness(params.Timestamp, params.SignatureNonce);
     return { signatureVersion: 'v1', credential: key.credential, accessKeyId: params.AccessKeyId };
