@@ -5,8 +5,8 @@
 import test from 'ava';
 import { newKeySpec, type CacheConfig, type RedisTarget } from '../../src/cache';
 import { startRedis, startRedisCluster } from '../helpers/redis';
-import { startReplica, type Replica, type ReadReport } from '../helpers/replicaProcess';
-import { startSecretServer, type SecretServer } from '../helpers/secretServer';
+import { startReplica, type Replica, type ReadReport, type ReplicaEnv } from '../helpers/replicaProcess';
+import { startSecretServer } from '../helpers/secretServer';
 import { version } from '../helpers/fakeSource';
 import { sleep } from '../../src/kms/budget';
 import { kmsConfig, startEmulator } from '../helpers/kms';
@@ -18,11 +18,9 @@ function cacheConfig(prefix: string): Partial<CacheConfig> {
   return { keyPrefix: prefix, lockLeaseMs: 1000, fillPollMs: 100, ttlMs: 60_000, l1TtlMs: 10_000, refreshAheadRatio: 0 };
 }
 
-async function replicas(t: import('ava').ExecutionContext, redis: RedisTarget, server: SecretServer, prefix: string): Promise<Replica[]> {
+async function replicas(t: import('ava').ExecutionContext, redis: RedisTarget, source: Pick<ReplicaEnv, 'sourceUrl' | 'kms'>, prefix: string): Promise<Replica[]> {
   const keySpec = newKeySpec('k1');
-  const out = await Promise.all(
-    Array.from({ length: REPLICAS }, (_, i) => startReplica({ id: `r${i}`, redis, sourceUrl: server.url, keySpec, cache: cacheConfig(prefix) })),
-  );
+  const out = await Promise.all(Array.from({ length: REPLICAS }, (_, i) => startReplica({ id: `r${i}`, redis, keySpec, cache: cacheConfig(prefix), ...source })));
   for (const r of out) t.teardown(() => r.kill());
   return out;
 }
@@ -36,22 +34,41 @@ function assertIdle(t: import('ava').ExecutionContext, r: ReadReport, who: strin
   t.deepEqual([s.inFlight, s.waiters, s.pendingFillWaiters, s.heldLocks], [0, 0, 0, 0], `${who}: nothing left waiting`);
 }
 
-async function coldReads(t: import('ava').ExecutionContext, redis: RedisTarget, prefix: string) {
+/** Where the replicas' KMS reads go, and how many reached it. */
+interface ColdSource {
+  env: Pick<ReplicaEnv, 'sourceUrl' | 'kms'>;
+  name: string;
+  versionId: string;
+  calls(): number;
+}
+
+/** A counting loopback HTTP source, slow enough that every replica's reads pile up behind the one fetch. */
+async function httpSource(t: import('ava').ExecutionContext): Promise<ColdSource> {
   const server = await startSecretServer(async (req) => {
-    await sleep(150); // slow enough that every replica's reads pile up behind the one fetch
+    await sleep(150);
     return { status: 200, secret: version(req.sel.name, 'v-1', 'cold-read-value') };
   });
   t.teardown(() => server.close());
-  const reps = await replicas(t, redis, server, prefix);
-  const sel = { name: 'cold/secret' };
-  const reports = await Promise.all(reps.map((r, i) => r.read(sel, share(i))));
+  return { env: { sourceUrl: server.url }, name: 'cold/secret', versionId: 'v-1', calls: () => server.requests.length };
+}
 
-  t.is(server.requests.length, 1, 'exactly one source call for the whole cluster');
+/** The real KMS client in every process, against the emulator, which counts GetSecretValue. */
+async function emulatorSource(t: import('ava').ExecutionContext): Promise<ColdSource> {
+  const emu = await startEmulator(t, { seed: { secrets: [{ name: 'cold/kms', versions: [{ versionId: 'v1', stages: ['ACSCurrent'], text: 'SENTINEL-cold-kms' }] }] } });
+  emu.faults.set('cn-hangzhou', { latencyMs: 150 });
+  return { env: { kms: kmsConfig(emu) }, name: 'cold/kms', versionId: 'v1', calls: () => emu.counters().GetSecretValue ?? 0 };
+}
+
+async function coldReads(t: import('ava').ExecutionContext, redis: RedisTarget, prefix: string, source: ColdSource) {
+  const reps = await replicas(t, redis, source.env, prefix);
+  const reports = await Promise.all(reps.map((r, i) => r.read({ name: source.name }, share(i))));
+
+  t.is(source.calls(), 1, 'exactly one KMS call for the whole cluster');
   const served = reports.reduce((n, r) => n + Object.values(r.sources).reduce((a, b) => a + b, 0), 0);
   t.is(served, READS);
   t.deepEqual(reports.flatMap((r) => r.errors), []);
-  t.deepEqual([...new Set(reports.flatMap((r) => r.versions))], ['v-1']);
-  t.log('KMS calls observed:', server.requests.length, 'sources:', JSON.stringify(reports.map((r) => r.sources)));
+  t.deepEqual([...new Set(reports.flatMap((r) => r.versions))], [source.versionId]);
+  t.log('KMS calls observed:', source.calls(), 'sources:', JSON.stringify(reports.map((r) => r.sources)));
   reports.forEach((r, i) => assertIdle(t, r, `replica ${i}`));
   for (const r of reps) {
     const closed = await r.close();
@@ -62,43 +79,25 @@ async function coldReads(t: import('ava').ExecutionContext, redis: RedisTarget, 
 test.serial('1,000 cold reads from 3 processes on one redis-server cause exactly 1 source call', async (t) => {
   const redis = await startRedis();
   t.teardown(() => redis.stop());
-  await coldReads(t, { url: redis.url }, 'xp1');
+  await coldReads(t, { url: redis.url }, 'xp1', await httpSource(t));
 });
 
 test.serial('1,000 cold reads from 3 processes on a 3-master Redis Cluster cause exactly 1 source call', async (t) => {
   const cluster = await startRedisCluster(3);
   t.teardown(() => cluster.stop());
-  await coldReads(t, { clusterNodes: cluster.nodes }, 'xp2');
+  await coldReads(t, { clusterNodes: cluster.nodes }, 'xp2', await httpSource(t));
 });
-
-/** The same cold start, with the real KMS client in every process and the emulator counting GetSecretValue. */
-async function coldReadsAgainstEmulator(t: import('ava').ExecutionContext, redis: RedisTarget, prefix: string) {
-  const emu = await startEmulator(t, { seed: { secrets: [{ name: 'cold/kms', versions: [{ versionId: 'v1', stages: ['ACSCurrent'], text: 'SENTINEL-cold-kms' }] }] } });
-  emu.faults.set('cn-hangzhou', { latencyMs: 150 }); // slow enough that every replica's reads pile up behind the one fetch
-  const keySpec = newKeySpec('k1');
-  const reps = await Promise.all(
-    Array.from({ length: REPLICAS }, (_, i) => startReplica({ id: `r${i}`, redis, kms: kmsConfig(emu), keySpec, cache: cacheConfig(prefix) })),
-  );
-  for (const r of reps) t.teardown(() => r.kill());
-  const reports = await Promise.all(reps.map((r, i) => r.read({ name: 'cold/kms' }, share(i))));
-  t.is(emu.counters().GetSecretValue, 1, 'exactly one emulator GetSecretValue call for the whole cluster');
-  t.deepEqual(reports.flatMap((r) => r.errors), []);
-  t.is(reports.reduce((n, r) => n + Object.values(r.sources).reduce((a, b) => a + b, 0), 0), READS);
-  t.deepEqual([...new Set(reports.flatMap((r) => r.versions))], ['v1']);
-  t.log('emulator GetSecretValue calls:', emu.counters().GetSecretValue, 'sources:', JSON.stringify(reports.map((r) => r.sources)));
-  for (const r of reps) t.is((await r.close()).exitCode, 0, `${r.id} exits by itself after close()`);
-}
 
 test.serial('real KMS client: 1,000 cold reads from 3 processes on one redis-server cause exactly 1 emulator call', async (t) => {
   const redis = await startRedis();
   t.teardown(() => redis.stop());
-  await coldReadsAgainstEmulator(t, { url: redis.url }, 'xk1');
+  await coldReads(t, { url: redis.url }, 'xk1', await emulatorSource(t));
 });
 
 test.serial('real KMS client: 1,000 cold reads from 3 processes on a 3-master Redis Cluster cause exactly 1 emulator call', async (t) => {
   const cluster = await startRedisCluster(3);
   t.teardown(() => cluster.stop());
-  await coldReadsAgainstEmulator(t, { clusterNodes: cluster.nodes }, 'xk2');
+  await coldReads(t, { clusterNodes: cluster.nodes }, 'xk2', await emulatorSource(t));
 });
 
 test.serial('SIGKILL of the lock holder mid-fetch: a follower takes over, everyone gets one value, nobody is stuck', async (t) => {
@@ -115,7 +114,7 @@ test.serial('SIGKILL of the lock holder mid-fetch: a follower takes over, everyo
     return { status: 200, secret: version(req.sel.name, 'v-after-takeover', 'takeover-value') };
   });
   t.teardown(() => server.close());
-  const reps = await replicas(t, { url: redis.url }, server, 'xp3');
+  const reps = await replicas(t, { url: redis.url }, { sourceUrl: server.url }, 'xp3');
   const sel = { name: 'crash/secret' };
   const reads = reps.map((r) => r.read(sel, 100).catch((e: Error) => e));
   const victimId = await holder;
