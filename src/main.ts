@@ -108,6 +108,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
       watchHub: hub,
       logger,
       heartbeatMs: config.watch.heartbeatMs,
+      minMaxStalenessMs: config.cache.forcedRefreshMinIntervalMs,
       limits: { maxStreams: config.watch.maxStreams, maxStreamsPerCaller: config.watch.maxStreamsPerCaller },
     });
     const health = createHealth();

@@ -99,6 +99,7 @@ export function loadConfig(opts: LoadOptions): GatewayConfig {
       connectTimeoutMs: get('SECRETS_GATEWAY_REDIS_CONNECT_TIMEOUT_MS'),
     },
     cache: {
+      forcedRefreshMinIntervalMs: get('SECRETS_GATEWAY_FORCED_REFRESH_MIN_INTERVAL_MS'),
       tuning: {
         keyPrefix: get('SECRETS_GATEWAY_CACHE_KEY_PREFIX'),
         ttlMs: get('SECRETS_GATEWAY_CACHE_TTL_MS'),

@@ -20,6 +20,8 @@ export interface GatewayConfig {
     connectTimeoutMs: number;
   };
   cache: {
+    /** The floor on a request's max_staleness. */
+    forcedRefreshMinIntervalMs: number;
     /** Tunables handed to the SecretStore (the rest keep their defaults). */
     tuning: Partial<CacheConfig>;
     /** The seal key ring spec (`id:base64,…`); unset only without Redis, where one is generated. */

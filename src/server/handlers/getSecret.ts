@@ -16,6 +16,12 @@ import { logFailure } from './outcome';
 export interface GetSecretDeps {
   reader: SecretReader;
   logger: Logger;
+  /**
+   * A request's max_staleness below this is raised to it, so no caller can force more than one KMS
+   * refresh of a secret per interval (the cache's single-flight makes that one per cluster).
+   * @default 0 (no floor)
+   */
+  minMaxStalenessMs?: number;
 }
 
 export function createGetSecretHandler(deps: GetSecretDeps): handleUnaryCall<GetSecretRequest, GetSecretResponse> {
@@ -26,7 +32,8 @@ export function createGetSecretHandler(deps: GetSecretDeps): handleUnaryCall<Get
       try {
         const { sel, maxStalenessMs } = validateGetSecret(call.request);
         log = log.child({ secretName: sel.name });
-        const opts = maxStalenessMs === undefined ? { signal: ctx.signal } : { signal: ctx.signal, maxStalenessMs };
+        const opts =
+          maxStalenessMs === undefined ? { signal: ctx.signal } : { signal: ctx.signal, maxStalenessMs: Math.max(maxStalenessMs, deps.minMaxStalenessMs ?? 0) };
         // abortable: even a reader that ignores the signal cannot hold the handler past the client.
         const r = await abortable(deps.reader.get(sel, opts), ctx.signal);
         callback(null, toGetSecretResponse(r));

@@ -26,6 +26,8 @@ export interface SecretsGatewayServiceOptions {
   limits?: StreamLimitOptions;
   /** Who the caller is, for the per-caller stream limit. @default the peer IP */
   callerOf?: CallerOf;
+  /** The floor on a GetSecret's max_staleness (see GetSecretDeps). @default 0 */
+  minMaxStalenessMs?: number;
 }
 
 export interface SecretsGatewayService {
@@ -54,7 +56,7 @@ export function createSecretsGatewayService(opts: SecretsGatewayServiceOptions):
   const registry = new StreamRegistry();
   return {
     impl: {
-      getSecret: createGetSecretHandler({ reader: opts.reader, logger }),
+      getSecret: createGetSecretHandler({ reader: opts.reader, logger, minMaxStalenessMs: opts.minMaxStalenessMs }),
       watchSecret: createWatchSecretHandler({
         hub: opts.watchHub,
         logger,
