@@ -24,7 +24,9 @@ import { KmsPool } from './kms/pool';
 import { createSecretsGatewayService } from './server/handlers/service';
 import { RECOMMENDED_SERVER_OPTIONS } from './server/limits';
 import { buildServer, createHealth, setServing } from './server/server';
+import { createInstruments } from './telemetry/instruments';
 import { createLogger, type Logger } from './telemetry/logger';
+import { startTelemetry, type Telemetry } from './telemetry/otel';
 import { createMemoryBus, createRedisWatchBus, createWatchHub } from './watch';
 
 export interface GatewayDeps {
@@ -35,6 +37,8 @@ export interface GatewayDeps {
   replicaId?: string;
   /** Watch lease per key (tests shorten it to show takeover quickly). */
   watchLeaseMs?: number;
+  /** Replaces the telemetry built from config (tests inject in-memory exporters). */
+  telemetry?: Telemetry;
 }
 
 export interface RunningGateway {
@@ -57,6 +61,12 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
   };
 
   try {
+    const telemetry =
+      deps.telemetry ??
+      startTelemetry({ otlpEndpoint: config.telemetry.otlpEndpoint, metricIntervalMs: config.telemetry.metricsIntervalMs, serviceName: config.telemetry.serviceName });
+    closers.push(() => telemetry.shutdown()); // first in, last out: it flushes what shutdown itself recorded
+    const instruments = createInstruments(telemetry.meter);
+
     let redis: RedisClient | undefined;
     if (config.redis.target) {
       const r = createRedisClient(config.redis.target, {
@@ -83,7 +93,14 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
     // While Redis is down each replica keeps to its share, so the cluster stays within the quota.
     const share = new LocalTokenBucket({ qps: Math.max(1, qps / replicas), burst: Math.max(1, Math.floor(burst / replicas)) });
     const budget = redis ? new RedisTokenBucket(redis, { qps, burst, keyPrefix: prefix, fallback: share }) : undefined;
-    const source = deps.source ?? new KmsPool({ config: config.kms, budget, logger: logger.child({ component: 'kms' }) });
+    const source =
+      deps.source ??
+      new KmsPool({
+        config: config.kms,
+        budget,
+        logger: logger.child({ component: 'kms' }),
+        onAttempt: (a) => instruments.kmsAttempts.add(1, { 'kms.region': a.regionId, 'kms.outcome': a.outcome }),
+      });
     const tier = redis ? new RedisTier(redis, prefix) : new MemoryTier(new MemoryBackend(), prefix);
     const store = new SecretStore({ source, tier, keyRing, config: tuning, logger: logger.child({ component: 'cache' }) });
     closers.push(() => store.close());
@@ -109,6 +126,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
       logger,
       heartbeatMs: config.watch.heartbeatMs,
       minMaxStalenessMs: config.cache.forcedRefreshMinIntervalMs,
+      telemetry: { tracer: telemetry.tracer, instruments },
       limits: { maxStreams: config.watch.maxStreams, maxStreamsPerCaller: config.watch.maxStreamsPerCaller },
     });
     const health = createHealth();

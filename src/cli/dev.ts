@@ -5,7 +5,7 @@
  */
 import type { GatewayConfig } from '../config/types';
 import type { KmsEmulator } from '../emulator';
-import { startGateway, type RunningGateway } from '../main';
+import { startGateway, type GatewayDeps, type RunningGateway } from '../main';
 import type { Logger } from '../telemetry/logger';
 
 /** Where `secrets-gateway rotate` finds the dev emulator's admin endpoint. */
@@ -20,7 +20,7 @@ export interface DevGateway {
   close(): Promise<void>;
 }
 
-export async function startDev(base: GatewayConfig, logger: Logger, adminPort = DEV_ADMIN_PORT): Promise<DevGateway> {
+export async function startDev(base: GatewayConfig, logger: Logger, adminPort = DEV_ADMIN_PORT, deps: Omit<GatewayDeps, 'logger'> = {}): Promise<DevGateway> {
   let emulator: KmsEmulator | undefined;
   let config = base;
   if (base.kms.targets.length === 0) {
@@ -46,7 +46,7 @@ export async function startDev(base: GatewayConfig, logger: Logger, adminPort = 
   }
   let gateway: RunningGateway;
   try {
-    gateway = await startGateway(config, { logger });
+    gateway = await startGateway(config, { ...deps, logger });
   } catch (e) {
     await emulator?.close();
     throw e;

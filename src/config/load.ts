@@ -119,6 +119,11 @@ export function loadConfig(opts: LoadOptions): GatewayConfig {
       },
     },
     shutdownGraceMs: get('SECRETS_GATEWAY_SHUTDOWN_GRACE_MS'),
+    telemetry: {
+      otlpEndpoint: get('SECRETS_GATEWAY_OTLP_ENDPOINT'),
+      metricsIntervalMs: get('SECRETS_GATEWAY_OTLP_METRICS_INTERVAL_MS'),
+      serviceName: get('SECRETS_GATEWAY_SERVICE_NAME'),
+    },
     watch: {
       pollIntervalMs: get('SECRETS_GATEWAY_WATCH_POLL_INTERVAL_MS'),
       heartbeatMs: get('SECRETS_GATEWAY_WATCH_HEARTBEAT_MS'),

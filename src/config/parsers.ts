@@ -108,3 +108,16 @@ export function names(raw: Raw): string[] {
   const list = Array.isArray(raw) ? raw.map((x) => str(x as Raw)) : str(raw).split(',');
   return list.map((x) => x.trim()).filter(Boolean);
 }
+
+/** An http:// or https:// URL. */
+export function httpUrl(raw: Raw): string {
+  const s = nonEmpty(raw);
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    throw new Error(`must be an http:// or https:// URL, got ${show(raw)}`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`must be an http:// or https:// URL, got ${show(raw)}`);
+  return s;
+}

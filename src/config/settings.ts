@@ -7,7 +7,7 @@
  * - `cache_client_*` and `credentials_*`: the keys the official Alibaba secret clients read, so a
  *   team migrating from them keeps its environment or `secretsmanager.properties` unchanged.
  */
-import { bool, fraction, hostPort, hostPorts, int, json, names, nonEmpty, oneOf, redisUrl, secret, str, type Parser } from './parsers';
+import { bool, fraction, hostPort, hostPorts, httpUrl, int, json, names, nonEmpty, oneOf, redisUrl, secret, str, type Parser } from './parsers';
 
 export type Mode = 'dev' | 'serve';
 
@@ -63,6 +63,9 @@ export const SETTINGS = {
   SECRETS_GATEWAY_WARMUP_JITTER_MS: s({ parse: int(0, 60_000), default: 1_000, doc: 'Each warm-up read first waits a random 0..N ms. @default 1000' }),
   SECRETS_GATEWAY_ALLOW_IN_MEMORY_CACHE: s({ parse: bool, default: false, doc: 'Let `serve` run without Redis: each replica then caches and calls KMS on its own. @default false' }),
   SECRETS_GATEWAY_LOG_LEVEL: s({ parse: oneOf('debug', 'info', 'warn', 'error'), default: 'info' as const, doc: 'Log level. @default info' }),
+  SECRETS_GATEWAY_OTLP_ENDPOINT: s({ parse: httpUrl, doc: 'OpenTelemetry: export traces and metrics over OTLP/HTTP to this base URL (e.g. http://otel-collector:4318). Unset: telemetry is off (no-op).' }),
+  SECRETS_GATEWAY_OTLP_METRICS_INTERVAL_MS: s({ parse: int(1_000, 3_600_000), default: 60_000, doc: 'How often metrics are exported. @default 60000' }),
+  SECRETS_GATEWAY_SERVICE_NAME: s({ parse: nonEmpty, default: 'secrets-gateway', doc: 'service.name in traces and metrics. @default secrets-gateway' }),
   SECRETS_GATEWAY_SHUTDOWN_GRACE_MS: s({ parse: int(0, 600_000), default: 10_000, doc: 'How long shutdown waits for in-flight calls before forcing them closed. @default 10000' }),
 
   SECRETS_GATEWAY_KMS_CONNECT_TIMEOUT_MS: s({ parse: int(100, 60_000), default: 5_000, doc: 'KMS socket idle timeout (httpx `connectTimeout`, which stays armed after connect, so it must exceed KMS think time). @default 5000' }),

@@ -32,6 +32,7 @@ export interface GatewayConfig {
   kms: KmsConfig;
   watch: { pollIntervalMs: number; heartbeatMs: number; maxStreams: number; maxStreamsPerCaller: number };
   shutdownGraceMs: number;
+  telemetry: { otlpEndpoint?: string; metricsIntervalMs: number; serviceName: string };
 }
 
 export type KmsTargetKind = 'shared' | 'vpc' | 'dedicated';

@@ -7,19 +7,20 @@ import { spawn } from 'node:child_process';
 import type { ExecutionContext } from 'ava';
 import { loadConfig } from '../../src/config/load';
 import { startDev, type DevGateway } from '../../src/cli/dev';
+import type { GatewayDeps } from '../../src/main';
 import { silentLogger, type Logger } from '../../src/telemetry/logger';
 
 export const TEXT = 'demo/db-password';
 export const BINARY = 'demo/tls-key';
 export type Step = { step: string; ok: boolean; [k: string]: unknown };
 
-export async function startDevGateway(t: ExecutionContext, env: Record<string, string> = {}, logger: Logger = silentLogger): Promise<DevGateway> {
+export async function startDevGateway(t: ExecutionContext, env: Record<string, string> = {}, logger: Logger = silentLogger, deps: Omit<GatewayDeps, 'logger'> = {}): Promise<DevGateway> {
   const config = loadConfig({
     mode: 'dev',
     cwd: __dirname,
     env: { SECRETS_GATEWAY_LISTEN: '127.0.0.1:0', SECRETS_GATEWAY_WATCH_POLL_INTERVAL_MS: '500', SECRETS_GATEWAY_WATCH_HEARTBEAT_MS: '300', ...env },
   });
-  const dev = await startDev(config, logger, 0);
+  const dev = await startDev(config, logger, 0, deps);
   t.teardown(() => dev.close());
   return dev;
 }

@@ -12,6 +12,7 @@ import { silentLogger, type Logger } from '../../telemetry/logger';
 import type { WatchHub } from '../../watch/hub';
 import type { SecretReader } from '../../watch/reader';
 import { peerIp, StreamLimits, type CallerOf, type StreamLimitOptions } from '../limits';
+import { instrumentGetSecret, instrumentWatchSecret, type ServerTelemetry } from '../instrument';
 import { createGetSecretHandler } from './getSecret';
 import { StreamRegistry } from './shutdown';
 import { createWatchSecretHandler } from './watchSecret';
@@ -28,6 +29,8 @@ export interface SecretsGatewayServiceOptions {
   callerOf?: CallerOf;
   /** The floor on a GetSecret's max_staleness (see GetSecretDeps). @default 0 */
   minMaxStalenessMs?: number;
+  /** Spans and request metrics for both RPCs. @default none */
+  telemetry?: ServerTelemetry;
 }
 
 export interface SecretsGatewayService {
@@ -54,17 +57,24 @@ export function createSecretsGatewayService(opts: SecretsGatewayServiceOptions):
   }
   const logger = opts.logger ?? silentLogger;
   const registry = new StreamRegistry();
+  const tel = opts.telemetry;
+  const instrumented = {
+    getSecret: <H extends Parameters<typeof instrumentGetSecret>[1]>(h: H) => (tel ? instrumentGetSecret(tel, h) : h),
+    watchSecret: <H extends Parameters<typeof instrumentWatchSecret>[1]>(h: H) => (tel ? instrumentWatchSecret(tel, h) : h),
+  };
   return {
     impl: {
-      getSecret: createGetSecretHandler({ reader: opts.reader, logger, minMaxStalenessMs: opts.minMaxStalenessMs }),
-      watchSecret: createWatchSecretHandler({
-        hub: opts.watchHub,
-        logger,
-        heartbeatMs,
-        limits,
-        callerOf: opts.callerOf ?? peerIp,
-        registry,
-      }),
+      getSecret: instrumented.getSecret(createGetSecretHandler({ reader: opts.reader, logger, minMaxStalenessMs: opts.minMaxStalenessMs })),
+      watchSecret: instrumented.watchSecret(
+        createWatchSecretHandler({
+          hub: opts.watchHub,
+          logger,
+          heartbeatMs,
+          limits,
+          callerOf: opts.callerOf ?? peerIp,
+          registry,
+        }),
+      ),
     },
     endAllStreams: () => registry.endAll(),
     streamCount: () => registry.size,

@@ -1,0 +1,73 @@
+/**
+ * The one telemetry wrapper around the RPC handlers: a SERVER span per call (per stream for
+ * WatchSecret) and the request metrics, with the status code the client saw. Spans carry the
+ * method, status code, cache source and the secret *name*; never a value. Status messages are not
+ * copied into spans: the code is enough, and details may quote caller input.
+ */
+import { status, type handleServerStreamingCall, type handleUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import { SpanKind, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
+import { Freshness_Source, type GetSecretRequest, type GetSecretResponse, type WatchSecretRequest, type WatchSecretResponse } from '../gen/secretsgateway/v1/secrets_gateway';
+import type { GatewayInstruments } from '../telemetry/instruments';
+import { SERVICE_NAME } from './server';
+
+export interface ServerTelemetry {
+  tracer: Tracer;
+  instruments: GatewayInstruments;
+}
+
+function begin(tel: ServerTelemetry, method: string, name: string): { span: Span; end(code: number): void } {
+  const span = tel.tracer.startSpan(`${SERVICE_NAME}/${method}`, {
+    kind: SpanKind.SERVER,
+    attributes: { 'rpc.system': 'grpc', 'rpc.service': SERVICE_NAME, 'rpc.method': method },
+  });
+  const started = performance.now();
+  let ended = false;
+  return {
+    span,
+    end(code) {
+      if (ended) return;
+      ended = true;
+      // A valid name only: an invalid one is arbitrary caller input.
+      if (code !== status.INVALID_ARGUMENT && name) span.setAttribute('secretsgateway.secret.name', name.slice(0, 192));
+      span.setAttribute('rpc.grpc.status_code', code);
+      if (code !== status.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: status[code] });
+      tel.instruments.requests.add(1, { 'rpc.method': method, 'rpc.grpc.status_code': code });
+      tel.instruments.duration.record(performance.now() - started, { 'rpc.method': method });
+      span.end();
+    },
+  };
+}
+
+export function instrumentGetSecret(tel: ServerTelemetry, handler: handleUnaryCall<GetSecretRequest, GetSecretResponse>): handleUnaryCall<GetSecretRequest, GetSecretResponse> {
+  return (call, callback) => {
+    const t = begin(tel, 'GetSecret', call.request?.name ?? '');
+    handler(call, (err, res, ...rest) => {
+      const source = res?.freshness ? Freshness_Source[res.freshness.source].replace('SOURCE_', '') : undefined;
+      if (source) {
+        t.span.setAttribute('secretsgateway.cache.source', source);
+        tel.instruments.cacheAnswers.add(1, { source });
+      }
+      t.end(err ? ((err as Partial<ServiceError>).code ?? status.UNKNOWN) : status.OK);
+      callback(err, res, ...rest);
+    });
+  };
+}
+
+export function instrumentWatchSecret(tel: ServerTelemetry, handler: handleServerStreamingCall<WatchSecretRequest, WatchSecretResponse>): handleServerStreamingCall<WatchSecretRequest, WatchSecretResponse> {
+  return (call) => {
+    const t = begin(tel, 'WatchSecret', call.request?.name ?? '');
+    tel.instruments.watchStreams.add(1);
+    let open = true;
+    const end = (code: number) => {
+      if (!open) return;
+      open = false;
+      tel.instruments.watchStreams.add(-1);
+      t.end(code);
+    };
+    // grpc-js turns an emitted 'error' into the stream's status; listening does not change that.
+    call.once('error', (e: Partial<ServiceError>) => end(e.code ?? status.UNKNOWN));
+    call.once('finish', () => end(status.OK));
+    call.once('cancelled', () => end(status.CANCELLED));
+    handler(call);
+  };
+}
