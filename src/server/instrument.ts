@@ -5,7 +5,9 @@
  * copied into spans: the code is enough, and details may quote caller input.
  */
 import { status, type handleServerStreamingCall, type handleUnaryCall, type ServiceError } from '@grpc/grpc-js';
-import { SpanKind, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode, type Span, type TextMapGetter, type Tracer } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import type { Metadata } from '@grpc/grpc-js';
 import { Freshness_Source, type GetSecretRequest, type GetSecretResponse, type WatchSecretRequest, type WatchSecretResponse } from '../gen/secretsgateway/v1/secrets_gateway';
 import type { GatewayInstruments } from '../telemetry/instruments';
 import { SERVICE_NAME } from './server';
@@ -15,11 +17,23 @@ export interface ServerTelemetry {
   instruments: GatewayInstruments;
 }
 
-function begin(tel: ServerTelemetry, method: string, name: string): { span: Span; end(code: number): void } {
-  const span = tel.tracer.startSpan(`${SERVICE_NAME}/${method}`, {
-    kind: SpanKind.SERVER,
-    attributes: { 'rpc.system': 'grpc', 'rpc.service': SERVICE_NAME, 'rpc.method': method },
-  });
+/** W3C trace context from the call's metadata, so the span joins the client's trace. */
+const propagator = new W3CTraceContextPropagator();
+const metadataGetter: TextMapGetter<Metadata> = {
+  keys: (m) => Object.keys(m.getMap()),
+  get: (m, key) => {
+    const v = m.get(key);
+    return v.length ? v.map(String) : undefined;
+  },
+};
+
+function begin(tel: ServerTelemetry, method: string, name: string, metadata?: Metadata): { span: Span; end(code: number): void } {
+  const parent = metadata ? propagator.extract(context.active(), metadata, metadataGetter) : context.active();
+  const span = tel.tracer.startSpan(
+    `${SERVICE_NAME}/${method}`,
+    { kind: SpanKind.SERVER, attributes: { 'rpc.system': 'grpc', 'rpc.service': SERVICE_NAME, 'rpc.method': method } },
+    parent,
+  );
   const started = performance.now();
   let ended = false;
   return {
@@ -40,7 +54,7 @@ function begin(tel: ServerTelemetry, method: string, name: string): { span: Span
 
 export function instrumentGetSecret(tel: ServerTelemetry, handler: handleUnaryCall<GetSecretRequest, GetSecretResponse>): handleUnaryCall<GetSecretRequest, GetSecretResponse> {
   return (call, callback) => {
-    const t = begin(tel, 'GetSecret', call.request?.name ?? '');
+    const t = begin(tel, 'GetSecret', call.request?.name ?? '', call.metadata);
     handler(call, (err, res, ...rest) => {
       const source = res?.freshness ? Freshness_Source[res.freshness.source].replace('SOURCE_', '') : undefined;
       if (source) {
@@ -55,7 +69,7 @@ export function instrumentGetSecret(tel: ServerTelemetry, handler: handleUnaryCa
 
 export function instrumentWatchSecret(tel: ServerTelemetry, handler: handleServerStreamingCall<WatchSecretRequest, WatchSecretResponse>): handleServerStreamingCall<WatchSecretRequest, WatchSecretResponse> {
   return (call) => {
-    const t = begin(tel, 'WatchSecret', call.request?.name ?? '');
+    const t = begin(tel, 'WatchSecret', call.request?.name ?? '', call.metadata);
     tel.instruments.watchStreams.add(1);
     let open = true;
     const end = (code: number) => {

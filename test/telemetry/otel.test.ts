@@ -98,3 +98,19 @@ test('SECRETS_GATEWAY_OTLP_ENDPOINT exports traces and metrics over OTLP/HTTP, f
   t.true(all.includes('secretsgateway.rpc.requests'));
   for (const v of VALUES) t.false(all.includes(v), `export holds ${v.slice(0, 4)}…`);
 });
+
+test('a client traceparent makes the server span part of the client trace', async (t) => {
+  const spans = new InMemorySpanExporter();
+  const telemetry = startTelemetry({ spanProcessor: new SimpleSpanProcessor(spans) });
+  const dev = await startDevGateway(t, {}, silentLogger, { telemetry });
+  const client = gatewayClient(dev.gateway.port);
+  t.teardown(() => client.close());
+  const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const parentId = '00f067aa0ba902b7';
+  const md = new Metadata();
+  md.set('traceparent', `00-${traceId}-${parentId}-01`);
+  await new Promise((resolve) => client.getSecret({ name: TEXT, versionStage: '', versionId: '', regionId: '', fetchExtendedConfig: false }, md, resolve));
+  const span = spans.getFinishedSpans().find((s) => s.name.endsWith('/GetSecret'))!;
+  t.is(span.spanContext().traceId, traceId);
+  t.is(span.parentSpanContext?.spanId, parentId);
+});
