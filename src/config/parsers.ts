@@ -68,17 +68,24 @@ export function hostPort(raw: Raw): HostPort {
   return { host: m[1] ?? m[2]!, port };
 }
 
-export function redisUrl(raw: Raw): string {
-  const s = nonEmpty(raw);
-  let u: URL;
-  try {
-    u = new URL(s);
-  } catch {
-    throw new Error('must be a redis:// or rediss:// URL');
-  }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error('must be a redis:// or rediss:// URL');
-  return s;
+/** A URL whose scheme is one of `schemes` (e.g. `['redis', 'rediss']`). Secret-safe: never echoes the value. */
+function urlWith(...schemes: string[]): Parser<string> {
+  const want = schemes.map((x) => `${x}://`).join(' or ');
+  return (raw) => {
+    const s = nonEmpty(raw);
+    let protocol: string;
+    try {
+      protocol = new URL(s).protocol;
+    } catch {
+      throw new Error(`must be a ${want} URL`);
+    }
+    if (!schemes.includes(protocol.slice(0, -1))) throw new Error(`must be a ${want} URL`);
+    return s;
+  };
 }
+
+export const redisUrl = urlWith('redis', 'rediss');
+export const httpUrl = urlWith('http', 'https');
 
 /** A JSON value given either as a JSON string (env, properties) or as structured YAML/JSON. */
 export function json(raw: Raw): unknown {
@@ -107,17 +114,4 @@ export function hostPorts(raw: Raw): HostPort[] {
 export function names(raw: Raw): string[] {
   const list = Array.isArray(raw) ? raw.map((x) => str(x as Raw)) : str(raw).split(',');
   return list.map((x) => x.trim()).filter(Boolean);
-}
-
-/** An http:// or https:// URL. */
-export function httpUrl(raw: Raw): string {
-  const s = nonEmpty(raw);
-  let u: URL;
-  try {
-    u = new URL(s);
-  } catch {
-    throw new Error(`must be an http:// or https:// URL, got ${show(raw)}`);
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`must be an http:// or https:// URL, got ${show(raw)}`);
-  return s;
 }
