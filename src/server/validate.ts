@@ -58,7 +58,8 @@ function checkRegion(regionId: string, arnRegion: string | undefined): string | 
   return region ?? arnRegion;
 }
 
-const stageRule = 'must be 1–64 characters of letters, digits and _ - .';
+/** Stages and version ids share one rule (VERSION_RE). */
+const idRule = 'must be 1–64 characters of letters, digits and _ - .';
 
 /** Converts a protobuf Duration to ms, enforcing 0 ≤ d ≤ 1 day and the Duration sign rules. */
 function stalenessMs(d: Duration | undefined): number | undefined {
@@ -80,8 +81,8 @@ export interface ValidGetSecret {
 
 export function validateGetSecret(req: GetSecretRequest): ValidGetSecret {
   const { arnRegion } = checkName(req.name);
-  const versionStage = checkOptional('version_stage', req.versionStage, VERSION_RE, stageRule);
-  const versionId = checkOptional('version_id', req.versionId, VERSION_RE, 'must be 1–64 characters of letters, digits and _ - .');
+  const versionStage = checkOptional('version_stage', req.versionStage, VERSION_RE, idRule);
+  const versionId = checkOptional('version_id', req.versionId, VERSION_RE, idRule);
   const regionId = checkRegion(req.regionId, arnRegion);
   const maxStalenessMs = stalenessMs(req.maxStaleness);
   const sel: SecretSelector = { name: req.name };
@@ -100,9 +101,9 @@ export interface ValidWatchSecret {
 
 export function validateWatchSecret(req: WatchSecretRequest): ValidWatchSecret {
   const { arnRegion } = checkName(req.name);
-  const versionStage = checkOptional('version_stage', req.versionStage, VERSION_RE, stageRule);
+  const versionStage = checkOptional('version_stage', req.versionStage, VERSION_RE, idRule);
   const regionId = checkRegion(req.regionId, arnRegion);
-  const lastVersionId = checkOptional('last_version_id', req.lastVersionId, VERSION_RE, 'must be 1–64 characters of letters, digits and _ - .');
+  const lastVersionId = checkOptional('last_version_id', req.lastVersionId, VERSION_RE, idRule);
   const sel: SecretSelector = { name: req.name, versionStage: versionStage ?? ACS_CURRENT };
   if (regionId) sel.regionId = regionId;
   return lastVersionId === undefined ? { sel } : { sel, lastVersionId };

@@ -2,16 +2,13 @@
  * Runs `secrets-gateway serve` (bin/secrets-gateway.js, from the TypeScript sources) as a real child
  * process, configured only through its environment, and waits until its health check says SERVING.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { track } from './children';
 import { healthClient } from './grpc';
 import { freePort } from './redis';
 
 const BIN = join(__dirname, '..', '..', 'bin', 'secrets-gateway.js');
-const live = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of live) c.kill('SIGKILL');
-});
 
 export interface GatewayProcess {
   port: number;
@@ -29,10 +26,10 @@ export async function startGatewayProcess(env: Record<string, string>): Promise<
     env: { PATH: process.env.PATH ?? '', ALIBABA_CLOUD_ECS_METADATA_DISABLED: 'true', HOME: '/nonexistent', SECRETS_GATEWAY_LISTEN: `127.0.0.1:${port}`, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  live.add(child);
+  track(child);
   let logs = '';
   child.stderr!.on('data', (d: Buffer) => (logs = (logs + d.toString()).slice(-200_000)));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => (live.delete(child), resolve(code))));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const health = healthClient(port);
   try {
     for (let i = 0; ; i++) {

@@ -9,12 +9,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { track } from './children';
 
 const run = promisify(execFile);
-const live = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of live) c.kill('SIGKILL');
-});
 
 export interface RedisInstance {
   host: '127.0.0.1';
@@ -43,22 +40,10 @@ export async function freePort(withBus = false): Promise<number> {
   throw new Error('no free loopback port found');
 }
 
-/**
- * ava SIGKILLs a worker whose test times out, and then no 'exit' handler runs. A detached shell
- * per server polls this process and kills the server once it is gone, so no redis-server outlives
- * the test run; it exits on its own when the server does.
- */
-function watchdog(redisPid: number): void {
-  const script = `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${redisPid} 2>/dev/null; do sleep 1; done; kill -9 ${redisPid} 2>/dev/null`;
-  spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' }).unref();
-}
-
 function spawnRedis(port: number, dir: string, extra: string[]): Promise<ChildProcess> {
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', ...extra];
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  if (child.pid) watchdog(child.pid);
+  track(child);
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => {
@@ -170,9 +155,7 @@ export async function startRedisSentinel(name = 'sgmaster'): Promise<RedisSentin
   // Sentinel rewrites its config file, so it gets its own writable copy.
   writeFileSync(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor ${name} 127.0.0.1 ${master.port} 1`, `sentinel down-after-milliseconds ${name} 1000`, ''].join('\n'));
   const child = spawn('redis-server', [conf, '--sentinel'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  if (child.pid) watchdog(child.pid);
+  track(child);
   await new Promise<void>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`sentinel did not start:\n${out}`)), 10_000);

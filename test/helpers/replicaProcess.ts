@@ -7,13 +7,10 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { CacheConfig, RedisTarget, StoreStats } from '../../src/cache';
 import type { KmsConfig } from '../../src/config/types';
+import { track } from './children';
 import type { SecretSelector } from '../../src/model';
 
 const WORKER = join(__dirname, '..', 'cache', 'fixtures', 'readWorker.ts');
-const live = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of live) c.kill('SIGKILL');
-});
 
 export interface ReplicaEnv {
   id: string;
@@ -67,14 +64,11 @@ export async function startReplica(env: ReplicaEnv): Promise<Replica> {
     env: { ...process.env, SG_WORKER: JSON.stringify(env) },
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
-  live.add(child);
+  track(child);
   let err = '';
   child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => {
-      live.delete(child);
-      resolve({ code, signal });
-    }),
+    child.once('exit', (code, signal) => resolve({ code, signal })),
   );
   const ready = await nextMessage<{ pid: number }>(child, 'ready', 30_000).catch((e: Error) => {
     child.kill('SIGKILL');
