@@ -6,10 +6,13 @@
 import tls from 'node:tls';
 import test, { type ExecutionContext } from 'ava';
 import { createTestCa, type KmsEmulator } from '../../src/emulator';
+import { isoDaysFromNow } from '../helpers/clock';
 import { openApiClient, rpc, sdkError, startEmulator, type Signing } from './helpers';
 
 const ca = createTestCa();
 const BINARY = Buffer.from([0, 1, 2, 127, 128, 250, 255]);
+const LAST_ROTATION = isoDaysFromNow(-30);
+const NEXT_ROTATION = isoDaysFromNow(7);
 const seed = {
   secrets: [
     { name: 'app/text', versions: [{ versionId: 'v1', stages: ['ACSCurrent'], text: 'plain text value' }] },
@@ -19,8 +22,8 @@ const seed = {
       type: 'Rds',
       automaticRotation: true,
       rotationInterval: '7d',
-      lastRotationDate: '2026-11-01T08:00:00Z',
-      nextRotationDate: '2099-11-30T08:00:00Z',
+      lastRotationDate: LAST_ROTATION,
+      nextRotationDate: NEXT_ROTATION,
       extendedConfig: { SecretSubType: 'SingleUser', DBInstanceId: 'rm-test' },
       versions: [
         { versionId: 'r1', stages: ['ACSPrevious'], json: { AccountName: 'app', AccountPassword: 'old' } },
@@ -43,7 +46,7 @@ async function lifecycle(t: ExecutionContext, emu: KmsEmulator, signing: Signing
   t.deepEqual(Buffer.from(bin.SecretData, 'base64'), BINARY);
 
   const rds = await rpc(c, 'GetSecretValue', { SecretName: 'app/rds', FetchExtendedConfig: true });
-  t.like(rds, { SecretType: 'Rds', VersionId: 'r2', AutomaticRotation: 'Enabled', RotationInterval: '604800s', LastRotationDate: '2026-11-01T08:00:00Z', NextRotationDate: '2099-11-30T08:00:00Z' });
+  t.like(rds, { SecretType: 'Rds', VersionId: 'r2', AutomaticRotation: 'Enabled', RotationInterval: '604800s', LastRotationDate: LAST_ROTATION, NextRotationDate: NEXT_ROTATION });
   t.deepEqual(JSON.parse(rds.ExtendedConfig), { SecretSubType: 'SingleUser', DBInstanceId: 'rm-test' });
   t.deepEqual(JSON.parse(rds.SecretData), { AccountName: 'app', AccountPassword: 'new' });
   t.false('ExtendedConfig' in (await rpc(c, 'GetSecretValue', { SecretName: 'app/rds' })), 'ExtendedConfig only with FetchExtendedConfig=true');
@@ -57,7 +60,7 @@ async function lifecycle(t: ExecutionContext, emu: KmsEmulator, signing: Signing
   const password = JSON.parse(afterRotation.SecretData) as { AccountName: string; AccountPassword: string };
   t.is(password.AccountName, 'app');
   t.not(password.AccountPassword, 'new');
-  t.not(afterRotation.LastRotationDate, '2026-11-01T08:00:00Z');
+  t.not(afterRotation.LastRotationDate, LAST_ROTATION);
   t.true(Date.parse(afterRotation.NextRotationDate) > Date.now(), 'NextRotationDate moves on by the interval');
   t.is((await rpc(c, 'GetSecretValue', { SecretName: 'app/rds', VersionStage: 'ACSPrevious' })).VersionId, 'r2');
   const versions = await rpc(c, 'ListSecretVersionIds', { SecretName: 'app/rds', IncludeDeprecated: 'true' });

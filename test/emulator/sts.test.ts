@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { testRunEnv } from '../helpers/clock';
 import test from 'ava';
 import Credential, { Config as CredentialConfig } from '@alicloud/credentials';
 import * as K from '@alicloud/kms20160120';
@@ -124,7 +125,7 @@ test('ram_role_arn and oidc_role_arn providers, and the legacy client over HTTPS
   writeFileSync(join(dir, 'ca.pem'), ca.certPem);
   writeFileSync(join(dir, 'oidc-token'), 'eyJhbGciOiJSUzI1NiJ9.e30.sig');
   const emu = await startEmulator(t, { seed, tls: { caCertPem: ca.certPem, caKeyPem: ca.keyPem } });
-  const env = { PATH: process.env.PATH, HOME: dir, NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem'), ALIBABA_CLOUD_ECS_METADATA_DISABLED: 'true' };
+  const env = { PATH: process.env.PATH, HOME: dir, NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem'), ALIBABA_CLOUD_ECS_METADATA_DISABLED: 'true', ...testRunEnv() };
   const { stdout } = await run(process.execPath, ['-e', CHILD, emu.regions['cn-hangzhou']!.endpoint, join(dir, 'oidc-token')], { cwd: process.cwd(), env, timeout: 60_000 });
   t.deepEqual(JSON.parse(stdout), { ramRoleArn: 'sts-read-value', oidcRoleArn: 'sts-read-value', legacyHttps: 'sts-read-value' });
   t.like(emu.counters(), { AssumeRole: 1, AssumeRoleWithOIDC: 1, GetSecretValue: 3 });

@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { testRunEnv } from './clock';
 import { track } from './children';
 import { healthClient } from './grpc';
 import { freePort } from './redis';
@@ -23,7 +24,7 @@ export interface GatewayProcess {
 export async function startGatewayProcess(env: Record<string, string>): Promise<GatewayProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, [BIN, 'serve'], {
-    env: { PATH: process.env.PATH ?? '', ALIBABA_CLOUD_ECS_METADATA_DISABLED: 'true', HOME: '/nonexistent', SECRETS_GATEWAY_LISTEN: `127.0.0.1:${port}`, ...env },
+    env: { PATH: process.env.PATH ?? '', ALIBABA_CLOUD_ECS_METADATA_DISABLED: 'true', HOME: '/nonexistent', SECRETS_GATEWAY_LISTEN: `127.0.0.1:${port}`, ...testRunEnv(), ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   track(child);

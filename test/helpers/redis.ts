@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { track } from './children';
+import { realClockEnv } from './clock';
 
 const run = promisify(execFile);
 
@@ -42,7 +43,7 @@ export async function freePort(withBus = false): Promise<number> {
 
 function spawnRedis(port: number, dir: string, extra: string[]): Promise<ChildProcess> {
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', ...extra];
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'], env: realClockEnv() });
   track(child);
   return new Promise((resolve, reject) => {
     let out = '';
@@ -117,11 +118,11 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
       instances.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000']));
     }
     const addrs = instances.map((r) => `127.0.0.1:${r.port}`);
-    await run('redis-cli', ['--cluster', 'create', ...addrs, '--cluster-replicas', '0', '--cluster-yes']);
+    await run('redis-cli', ['--cluster', 'create', ...addrs, '--cluster-replicas', '0', '--cluster-yes'], { env: realClockEnv() });
     // Creation returns before every node agrees; wait until each reports cluster_state:ok.
     for (const r of instances) {
       for (let i = 0; ; i++) {
-        const { stdout } = await run('redis-cli', ['-p', String(r.port), 'cluster', 'info']);
+        const { stdout } = await run('redis-cli', ['-p', String(r.port), 'cluster', 'info'], { env: realClockEnv() });
         if (stdout.includes('cluster_state:ok')) break;
         if (i > 100) throw new Error(`cluster node ${r.port} never reached cluster_state:ok`);
         await new Promise((res) => setTimeout(res, 100));
@@ -154,7 +155,7 @@ export async function startRedisSentinel(name = 'sgmaster'): Promise<RedisSentin
   const conf = join(dir, 'sentinel.conf');
   // Sentinel rewrites its config file, so it gets its own writable copy.
   writeFileSync(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor ${name} 127.0.0.1 ${master.port} 1`, `sentinel down-after-milliseconds ${name} 1000`, ''].join('\n'));
-  const child = spawn('redis-server', [conf, '--sentinel'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('redis-server', [conf, '--sentinel'], { stdio: ['ignore', 'pipe', 'pipe'], env: realClockEnv() });
   track(child);
   await new Promise<void>((resolve, reject) => {
     let out = '';

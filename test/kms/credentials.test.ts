@@ -10,6 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { testRunEnv } from '../helpers/clock';
 import test, { type ExecutionContext } from 'ava';
 import type { CredentialsConfig } from '../../src/config/types';
 import { createTestCa } from '../../src/emulator';
@@ -29,7 +30,7 @@ async function setup(t: ExecutionContext) {
   const flow = async (credentials: CredentialsConfig, env: Record<string, string> = {}) => {
     try {
       const { stdout } = await run(process.execPath, ['--import', 'tsx', FIXTURE, JSON.stringify({ credentials, target, secretName: 'cred/test' })], {
-        env: { PATH: process.env.PATH ?? '', HOME: dir, NODE_EXTRA_CA_CERTS: caFile, ALIBABA_CLOUD_ECS_METADATA_DISABLED: 'true', ...env },
+        env: { PATH: process.env.PATH ?? '', HOME: dir, NODE_EXTRA_CA_CERTS: caFile, ALIBABA_CLOUD_ECS_METADATA_DISABLED: 'true', ...testRunEnv(), ...env },
         timeout: 60_000,
       });
       return JSON.parse(stdout.trim().split('\n').pop()!);

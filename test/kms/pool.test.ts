@@ -2,10 +2,14 @@ import test from 'ava';
 import { AccessDeniedError, BackendUnavailableError, InvalidArgumentError, SecretNotFoundError } from '../../src/errors';
 import { KmsPool } from '../../src/kms/pool';
 import { createLogger } from '../../src/telemetry/logger';
+import { isoDaysFromNow } from '../helpers/clock';
 import { kmsConfig, startEmulator, TEST_AK } from '../helpers/kms';
 
 const SENTINEL = 'SENTINEL-value-4b9e1d';
 const BINARY = Buffer.from([0, 1, 2, 250, 251, 252, 253, 254, 255]);
+// Relative to the clock: a next rotation date in the past makes the emulator rotate on first read.
+const LAST_ROTATION = isoDaysFromNow(-30);
+const NEXT_ROTATION = isoDaysFromNow(7);
 const seed = {
   secrets: [
     { name: 'app/text', versions: [{ versionId: 'v1', stages: ['ACSCurrent'], text: SENTINEL }] },
@@ -15,8 +19,8 @@ const seed = {
       type: 'Rds',
       automaticRotation: true,
       rotationInterval: '604800s',
-      lastRotationDate: '2026-11-01T08:00:00Z',
-      nextRotationDate: '2026-11-30T08:00:00Z',
+      lastRotationDate: LAST_ROTATION,
+      nextRotationDate: NEXT_ROTATION,
       extendedConfig: { SecretSubType: 'SingleUser', DBInstanceId: 'rm-test' },
       versions: [
         { versionId: 'r1', stages: ['ACSPrevious'], text: '{"AccountName":"app","AccountPassword":"old"}' },
@@ -45,8 +49,9 @@ test('text, binary, extended config and rotation fields come through intact over
   t.is(rds.secretType, 'Rds');
   t.true(rds.automaticRotation);
   t.is(rds.rotationIntervalSeconds, 604800);
-  t.is(rds.lastRotationTimeMs, Date.parse('2026-11-01T08:00:00Z'));
-  t.is(rds.nextRotationTimeMs, Date.parse('2026-11-30T08:00:00Z'));
+  t.is(rds.versionId, 'r2', 'no automatic rotation: the next rotation date is ahead');
+  t.is(rds.lastRotationTimeMs, Date.parse(LAST_ROTATION));
+  t.is(rds.nextRotationTimeMs, Date.parse(NEXT_ROTATION));
   t.deepEqual(JSON.parse(rds.extendedConfig!), { SecretSubType: 'SingleUser', DBInstanceId: 'rm-test' });
 
   const prev = await pool.getSecretValue({ name: 'app/rds', versionStage: 'ACSPrevious' });

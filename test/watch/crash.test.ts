@@ -68,7 +68,9 @@ test('a SIGKILLed poller is replaced after its lease lapses, and its interest ex
   const { client } = redisBus(t, redis, prefix, tagOf);
   const interest = `${prefix}:w:{${tagOf(selectorKey({ name: 'db', versionStage: 'ACSCurrent' }))}}:int`;
   const live = async () => {
-    const now = Date.now();
+    // Membership scores are Redis TIME (the gateway never trusts its own clock for expiry).
+    const [sec, usec] = await (client as import('ioredis').Redis).time();
+    const now = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
     return (await (client as import('ioredis').Redis).zrangebyscore(interest, now, '+inf')).sort();
   };
   await eventually(async () => (await live()).join() === 'parent-0,parent-1', 5000, "the child's interest to expire");
