@@ -13,7 +13,7 @@
 import { AccessDeniedError, BackendUnavailableError, SecretNotFoundError, isTransient } from '../errors';
 import type { SecretSelector, SecretVersion } from '../model';
 import type { Logger } from '../telemetry/logger';
-import { abortReason } from './abortable';
+import { abortReason, type AbortScope } from '../abort';
 import type { Breaker } from './breaker';
 import type { ClusterLock, HeldLock } from './clusterLock';
 import type { CacheConfig } from './config';
@@ -52,8 +52,8 @@ export interface LoaderDeps {
   waiters: FillWaiters;
   lock: ClusterLock;
   instanceId: string;
-  /** Aborts on store.close(): ends source calls and waits. */
-  closeSignal: AbortSignal;
+  /** Closes on store.close(): ends source calls. One child per call, no listener on the scope. */
+  closeScope: AbortScope;
   /** Local notification (subscribers, refresher) after this process wrote or evicted an entry. */
   onLocal(t: Target, e: { type: 'written'; entry: CacheEntry } | { type: 'evicted'; reason: EvictReason }): void;
 }
@@ -147,21 +147,18 @@ export class Loader {
   private async fetch(t: Target, held: HeldLock | undefined, stale: CacheEntry | undefined): Promise<LoadResult> {
     let secret: SecretVersion;
     // Not any caller's signal: this call is shared by every waiter (and, through L2, every replica).
-    const ac = new AbortController();
-    const onClose = () => ac.abort(this.d.closeSignal.reason);
-    const timer = setTimeout(() => ac.abort(new BackendUnavailableError(`source call for "${t.sel.name}" timed out`)), this.d.cfg.sourceTimeoutMs);
-    if (this.d.closeSignal.aborted) onClose();
-    this.d.closeSignal.addEventListener('abort', onClose, { once: true });
+    // A child of the store's scope, not a listener on its close signal: fills of many keys run at
+    // once, and each listener would stay on that one long-lived signal until its fill settles.
+    const call = this.d.closeScope.child(this.d.cfg.sourceTimeoutMs, () => new BackendUnavailableError(`source call for "${t.sel.name}" timed out`));
     try {
-      secret = await this.d.source.getSecretValue(t.sel, { signal: ac.signal });
+      secret = await this.d.source.getSecretValue(t.sel, { signal: call.signal });
       if (t.sel.versionId && secret.versionId !== t.sel.versionId) {
         throw new BackendUnavailableError(`source answered version "${secret.versionId}" for version "${t.sel.versionId}" of "${t.sel.name}"`);
       }
     } catch (err) {
       return this.onSourceError(t, held, stale, err);
     } finally {
-      clearTimeout(timer);
-      this.d.closeSignal.removeEventListener('abort', onClose);
+      call.release();
     }
     const now = this.d.now();
     const entry = makeEntry(secret, now, this.d.cfg);

@@ -6,7 +6,8 @@
  * number of replicas.
  */
 import { ThrottledError } from '../errors';
-import { LocalTokenBucket, sleep, type RequestBudget } from '../kms/budget';
+import { sleep } from '../abort';
+import { LocalTokenBucket, type RequestBudget } from '../kms/budget';
 import { Breaker } from './breaker';
 import { budgetKey } from './keys';
 import type { RedisClient } from './redisClient';

@@ -5,6 +5,7 @@
  * decides (through a Redis lease) which one replica actually calls the source; the others learn the
  * new timing from the shared tier. So a hot secret never expires on the request path.
  */
+import { timerMs } from '../abort';
 import type { Logger } from '../telemetry/logger';
 import type { Target } from './loader';
 
@@ -90,7 +91,7 @@ export class Refresher {
 
   private arm(e: Tracked): void {
     clearTimeout(e.timer);
-    e.timer = setTimeout(() => this.fire(e), Math.max(0, e.dueAtMs - this.o.now()));
+    e.timer = setTimeout(() => this.fire(e), timerMs(e.dueAtMs - this.o.now()));
     e.timer.unref();
   }
 

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { AccessDeniedError, BackendUnavailableError, SecretNotFoundError } from '../errors';
 import { selectorKey, type SecretSelector, type SecretVersion } from '../model';
 import { silentLogger, type Logger } from '../telemetry/logger';
-import { abortable } from './abortable';
+import { AbortScope, abortable } from '../abort';
 import { Breaker, type BreakerState } from './breaker';
 import { ClusterLock } from './clusterLock';
 import { resolveCacheConfig, type CacheConfig } from './config';
@@ -77,7 +77,7 @@ export class SecretStore {
   private readonly flights: SingleFlight<LoadResult>;
   private readonly refresher: Refresher;
   private readonly subs: Subscriptions;
-  private readonly closer = new AbortController();
+  private readonly closer = new AbortScope();
   private readonly subscribed: Promise<void>;
   private readonly instanceId = randomBytes(8).toString('base64url');
   private closed = false;
@@ -113,7 +113,7 @@ export class SecretStore {
       waiters: this.waiters,
       lock: this.lock,
       instanceId: this.instanceId,
-      closeSignal: this.closer.signal,
+      closeScope: this.closer,
       onLocal: (t, e) => (e.type === 'written' ? this.written(t, e.entry) : this.evicted(t, e.reason, 'local')),
     });
     this.refresher = new Refresher({
@@ -207,7 +207,7 @@ export class SecretStore {
     this.closed = true;
     const reason = new BackendUnavailableError('secret cache closed');
     this.refresher.close();
-    this.closer.abort(reason);
+    this.closer.close(reason);
     this.waiters.close();
     // Fills end quickly once aborted (a source that ignores its signal is waited for at most one lock lease).
     let timer: NodeJS.Timeout | undefined;

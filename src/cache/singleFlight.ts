@@ -8,7 +8,7 @@
  * do then (the store keeps a source call going so its result still fills the cache).
  */
 import { ResourceExhaustedError } from '../errors';
-import { abortable } from './abortable';
+import { abortable } from '../abort';
 
 interface Flight<T> {
   rank: number;
@@ -31,6 +31,7 @@ export interface SingleFlightOptions {
 
 export class SingleFlight<T> {
   private readonly flights = new Map<string, Flight<T>>();
+  private closedReason: Error | undefined;
 
   constructor(private readonly opts: SingleFlightOptions) {}
 
@@ -68,6 +69,7 @@ export class SingleFlight<T> {
 
   /** Aborts every flight (their waiters get the flight's outcome) and forgets them. Resolves when they have settled. */
   close(reason: Error): Promise<void> {
+    this.closedReason = reason;
     const settled = [...this.flights.values()].map((f) => {
       f.controller.abort(reason);
       return f.settled;
@@ -77,6 +79,9 @@ export class SingleFlight<T> {
   }
 
   private start(key: string, rank: number, fn: FlightFn<T>): Flight<T> {
+    // A caller that was already past its own checks when close() ran (a refresh-ahead between two
+    // awaits) must not start source work that nobody will wait for or abort.
+    if (this.closedReason) throw this.closedReason;
     if (this.flights.size >= this.opts.maxFlights) {
       throw new ResourceExhaustedError(`too many cache fills in flight (limit ${this.opts.maxFlights})`);
     }

@@ -6,7 +6,7 @@
  */
 import { isAbortError } from '../errors';
 import { selectorKey, type SecretSelector } from '../model';
-import { sleep } from '../kms/budget';
+import { sleep } from '../abort';
 import { silentLogger, type Logger } from '../telemetry/logger';
 import type { CacheResult, GetOptions } from './secretStore';
 

@@ -4,6 +4,7 @@
  * shared by every replica). This file holds the interface and the in-process token bucket; the
  * cluster-wide Redis bucket lives in cache/ and falls back to this one when Redis is down.
  */
+import { sleep } from '../abort';
 import { ThrottledError } from '../errors';
 
 export interface RequestBudget {
@@ -61,20 +62,4 @@ export class LocalTokenBucket implements RequestBudget {
       });
     }
   }
-}
-
-/** Resolves after `ms`, or rejects with the signal's reason when it aborts first. Cleans up either way. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

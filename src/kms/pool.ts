@@ -12,7 +12,8 @@ import { ACS_CURRENT, type SecretSelector, type SecretVersion } from '../model';
 import { silentLogger, type Logger } from '../telemetry/logger';
 import { createKmsClient, getSecretValue, type GetSecretValueRequest } from './api';
 import { backoffDelayMs } from './backoff';
-import { LocalTokenBucket, sleep, type RequestBudget } from './budget';
+import { abortable, sleep } from '../abort';
+import { LocalTokenBucket, type RequestBudget } from './budget';
 import { classify, type Classified } from './classify';
 import { toSecretVersion } from './convert';
 import { buildCredential, type CredentialProvider } from './credentials';
@@ -160,7 +161,7 @@ export class KmsPool {
     const started = this.now();
     const { readTimeoutMs, connectTimeoutMs } = this.opts.config;
     try {
-      const body = await raceSignal(getSecretValue(t.client, req, { readTimeoutMs, connectTimeoutMs }), signal);
+      const body = await abortable(getSecretValue(t.client, req, { readTimeoutMs, connectTimeoutMs }), signal);
       t.observe(this.now() - started);
       t.breaker.onSuccess();
       this.opts.onAttempt?.({ regionId: t.config.regionId, outcome: 'OK', durationMs: this.now() - started });
@@ -213,25 +214,5 @@ function settle(racers: Promise<SecretVersion>[]): Promise<{ value: SecretVersio
         },
       );
     }
-  });
-}
-
-/** Resolves or rejects with `p`, or rejects with the signal's reason as soon as it aborts. */
-function raceSignal<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (!signal) return p;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
   });
 }

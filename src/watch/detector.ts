@@ -21,7 +21,7 @@ import type { Logger } from '../telemetry/logger';
 import type { GoneReason, WatchBus } from './bus';
 import type { ReadResult, SecretReader } from './reader';
 import { nextPollDelayMs, type PollCadence } from './schedule';
-import { timeoutSignal } from './signals';
+import { timeoutSignal } from '../abort';
 
 export interface DetectorOptions {
   bus: WatchBus;

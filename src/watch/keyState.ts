@@ -8,7 +8,7 @@ import type { SecretSelector } from '../model';
 import type { Logger } from '../telemetry/logger';
 import type { FreshnessInfo, ReadResult, SecretReader } from './reader';
 import type { CoalescingSubscriber } from './subscriber';
-import { abortable, timeoutSignal } from './signals';
+import { abortable, timeoutSignal } from '../abort';
 
 /** What the newest event says: this version was current at this time (poller's clock). */
 export interface Expectation {

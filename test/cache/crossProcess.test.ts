@@ -8,7 +8,7 @@ import { startRedis, startRedisCluster } from '../helpers/redis';
 import { startReplica, type Replica, type ReadReport, type ReplicaEnv } from '../helpers/replicaProcess';
 import { startSecretServer } from '../helpers/secretServer';
 import { version } from '../helpers/fakeSource';
-import { sleep } from '../../src/kms/budget';
+import { sleep } from '../../src/abort';
 import { kmsConfig, startEmulator } from '../helpers/kms';
 
 const READS = 1000;

@@ -6,7 +6,7 @@
 import test from 'ava';
 import Redis from 'ioredis';
 import { SecretStore, RedisTier, createRedisClient, keyRingFrom, waitForReady, warmUp, type CacheUpdate } from '../../src/cache';
-import { sleep } from '../../src/kms/budget';
+import { sleep } from '../../src/abort';
 import { startRedis } from '../helpers/redis';
 import { FakeSource } from '../helpers/fakeSource';
 import { randomBytes } from 'node:crypto';

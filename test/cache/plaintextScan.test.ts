@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { RedisTokenBucket, SecretStore, RedisTier, keyRingFrom } from '../../src/cache';
 import { AccessDeniedError, SecretNotFoundError } from '../../src/errors';
 import { createLogger } from '../../src/telemetry/logger';
-import { sleep } from '../../src/kms/budget';
+import { sleep } from '../../src/abort';
 import { FakeSource, version } from '../helpers/fakeSource';
 import { tierEnv, type TierKind } from './harness';
 

@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { SecretStore, RedisTier, createRedisClient, keyRingFrom, waitForReady, warmUp, type CacheConfig, type CacheUpdate, type KeyRing } from '../../src/cache';
-import { sleep } from '../../src/kms/budget';
+import { sleep } from '../../src/abort';
 import { startRedis, type RedisInstance } from '../helpers/redis';
 import { within } from './harness';
 import { FakeSource, version } from '../helpers/fakeSource';

@@ -3,7 +3,7 @@
  * total, per selector, in flight), adds latency, and answers whatever the test programs: a
  * version, or a typed error. Honours the signal it is given.
  */
-import { sleep } from '../../src/kms/budget';
+import { sleep } from '../../src/abort';
 import { selectorKey, type SecretSelector, type SecretVersion } from '../../src/model';
 import type { SecretSource } from '../../src/cache/secretSource';
 

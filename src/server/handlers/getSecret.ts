@@ -6,7 +6,7 @@ import type { handleUnaryCall } from '@grpc/grpc-js';
 import type { GetSecretRequest, GetSecretResponse } from '../../gen/secretsgateway/v1/secrets_gateway';
 import type { Logger } from '../../telemetry/logger';
 import type { SecretReader } from '../../watch/reader';
-import { abortable } from '../../watch/signals';
+import { abortable } from '../../abort';
 import { createCallContext } from '../callContext';
 import { toServiceError } from '../status';
 import { toGetSecretResponse } from '../toProto';
