@@ -8,6 +8,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 const GO_PKGS = ['golang-go', 'golang-google-grpc-dev', 'golang-google-protobuf-dev', 'protoc-gen-go', 'protoc-gen-go-grpc', 'protobuf-compiler'];
 const NEEDS = [
   { what: 'redis-server', check: ['redis-server', ['--version']], pkg: ['redis-server'] },
+  // scripts/test.mjs re-runs the date-sensitive tests with the clock shifted by libfaketime.
+  { what: 'faketime', check: ['faketime', ['-f', '+1d', 'true']], pkg: ['faketime'] },
   { what: 'redis-cli', check: ['redis-cli', ['--version']], pkg: ['redis-tools'] },
   { what: 'Python gRPC (/usr/bin/python3: grpc, grpc_tools)', check: ['/usr/bin/python3', ['-c', 'import grpc, grpc_tools']], pkg: ['python3-grpcio', 'python3-grpc-tools'] },
   { what: 'Go gRPC toolchain (go, protoc, protoc-gen-go, protoc-gen-go-grpc)', check: ['sh', ['-c', 'go version && protoc --version && command -v protoc-gen-go && command -v protoc-gen-go-grpc && test -d /usr/share/gocode/src/google.golang.org/grpc']], pkg: GO_PKGS },
