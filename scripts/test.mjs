@@ -36,9 +36,12 @@ function runAva(label, args, env, prefix = []) {
       out += b.toString();
     });
     child.on('exit', (code, signal) => {
-      const count = (word) => [...out.matchAll(new RegExp(`^\\s*(\\d+) (?:tests?|known failures?) ${word}`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
-      const failed = count('failed') + count('timed out');
-      resolve({ code: code ?? (signal ? 1 : 0), passed: count('passed'), failed, skipped: count('skipped') + count('todo') });
+      // ava's summary omits the passed count when something failed: count its per-test marks.
+      const marks = (re) => out.split('\n').filter((l) => re.test(l)).length;
+      const passed = marks(/^\s*✔/);
+      const failed = marks(/^\s*✘/);
+      const skipped = marks(/^\s*- \[(skip|todo)\]/);
+      resolve({ code: code ?? (signal ? 1 : 0), passed, failed, skipped });
     });
   });
 }

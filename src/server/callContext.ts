@@ -6,6 +6,7 @@
  * KMS. `close()` must run in `finally`: it clears the deadline timer and the listener.
  */
 import type { ServerUnaryCall } from '@grpc/grpc-js';
+import { MAX_TIMER_MS } from '../abort';
 
 /** The parts of a grpc-js server call the context needs (any unary or streaming call has them). */
 export type CallLike = Pick<ServerUnaryCall<unknown, unknown>, 'getDeadline' | 'getPeer' | 'on' | 'removeListener'> & { cancelled?: boolean };
@@ -41,11 +42,14 @@ export function createCallContext(call: CallLike, now: () => number = Date.now):
   if (call.cancelled) onCancelled();
 
   let timer: NodeJS.Timeout | undefined;
-  if (Number.isFinite(deadlineMs)) {
+  // A deadline further out than a Node timer reaches (~24.8 days) is re-armed in steps: one
+  // setTimeout of more than 2^31-1 ms would fire at once and answer DEADLINE_EXCEEDED immediately.
+  const arm = () => {
     const left = deadlineMs - now();
     if (left <= 0) expire();
-    else timer = setTimeout(expire, left);
-  }
+    else timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+  };
+  if (Number.isFinite(deadlineMs)) arm();
   let peer = 'unknown';
   try {
     peer = call.getPeer();

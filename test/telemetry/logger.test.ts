@@ -22,6 +22,25 @@ test('the logger redacts sensitive field names at any depth, keeps safe identifi
   t.is(out.nested.deeper.password, '[REDACTED]');
 });
 
+test('credential shapes are scrubbed from any string and any Error message, whatever the field is called; harmless fields stay', (t) => {
+  const lines: string[] = [];
+  const log = createLogger({ level: 'debug', sink: (l) => lines.push(l) });
+  const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJTRU5USU5FTCJ9.c2lnbmF0dXJlLVNFTlRJTkVM';
+  const pem = '-----BEGIN PRIVATE KEY-----\nTUlJU0VOVElORUw=\n-----END PRIVATE KEY-----';
+  log.warn(`handshake with Bearer ${jwt} failed`, {
+    detail: `got ${jwt}`,
+    err: new Error(`cannot parse ${pem} from redis://user:pa55-SENTINEL@h:6379 (AccessKeySecret=ak-SENTINEL)`),
+    keys: ['db', 'api'],
+    versionId: 'v1',
+  });
+  const line = lines[0]!;
+  for (const s of ['SENTINEL', 'eyJ', 'TUlJ', 'pa55']) t.false(line.includes(s), s);
+  const out = JSON.parse(line);
+  t.deepEqual(out.keys, ['db', 'api'], 'a field named keys is not a key');
+  t.is(out.versionId, 'v1');
+  t.regex(out.err.message, /\[REDACTED PRIVATE KEY\]/);
+});
+
 test('levels below the configured one are dropped', (t) => {
   const lines: string[] = [];
   const log = createLogger({ level: 'warn', sink: (l) => lines.push(l) });
