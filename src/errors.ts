@@ -59,8 +59,33 @@ export class BackendUnavailableError extends GatewayError {}
 export class BackendAuthError extends BackendUnavailableError {}
 
 
-/** A per-caller or per-replica limit was reached. */
-export class ResourceExhaustedError extends GatewayError {}
+/**
+ * A per-caller or per-replica limit was reached. `retryAfterMs`, when known, reaches the caller
+ * as `retry-after-ms` trailing metadata.
+ */
+export class ResourceExhaustedError extends GatewayError {
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The caller has no valid identity (no or a bad client certificate, a bad, expired or
+ * wrong-audience token). The message says why in words and never echoes the credential.
+ */
+export class UnauthenticatedError extends GatewayError {}
+
+/**
+ * The gateway's policy does not let this identity read this secret. Distinct from
+ * AccessDeniedError (KMS refused the gateway): the message never says whether the secret exists.
+ */
+export class PolicyDeniedError extends GatewayError {}
+
+/** The audit sink cannot record the decision: the call fails closed (UNAVAILABLE). */
+export class AuditUnavailableError extends BackendUnavailableError {}
 
 /** A setting is invalid. `setting` is the name the operator wrote (env var or file key). */
 export class ConfigError extends Error {

@@ -122,3 +122,43 @@ export async function createTlsMaterial(names: CertNames, ca?: TestCa): Promise<
   const theCa = ca ?? buildCa(caKeyPem!);
   return { ca: theCa, server: buildServerCert(theCa, serverKeyPem, names) };
 }
+
+export interface ClientCertNames {
+  /** Subject CN; omitted: an empty subject (as SPIFFE X509-SVIDs usually have). */
+  commonName?: string;
+  /** DNS SANs, in order. */
+  dnsNames?: string[];
+  /** URI SANs, in order (e.g. a SPIFFE ID). */
+  uris?: string[];
+  /** Valid from two days ago until yesterday, for "expired certificate" tests. */
+  expired?: boolean;
+}
+
+/**
+ * Issues a client certificate (extKeyUsage clientAuth) signed by `ca`, with exactly the names
+ * given: the auth tests' SPIFFE, DNS-SAN, CN-only and expired certificates.
+ */
+export async function issueClientCertAsync(ca: TestCa, names: ClientCertNames): Promise<ServerCert> {
+  const caCert = forge.pki.certificateFromPem(ca.certPem);
+  const caKey = forge.pki.privateKeyFromPem(ca.keyPem) as forge.pki.rsa.PrivateKey;
+  const { publicKey, keyPem } = forgeKeys(await rsaKeyPemAsync());
+  const cert = newCert(publicKey, 30);
+  if (names.expired) {
+    cert.validity.notBefore = new Date(Date.now() - 2 * DAY_MS);
+    cert.validity.notAfter = new Date(Date.now() - DAY_MS);
+  }
+  cert.setSubject(names.commonName === undefined ? [] : [{ name: 'commonName', value: names.commonName }]);
+  cert.setIssuer(caCert.subject.attributes);
+  const altNames = [...(names.dnsNames ?? []).map((value) => ({ type: 2, value })), ...(names.uris ?? []).map((value) => ({ type: 6, value }))];
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', clientAuth: true },
+    // RFC 5280: with an empty subject the SAN extension is critical.
+    ...(altNames.length > 0 ? [{ name: 'subjectAltName', altNames, critical: names.commonName === undefined }] : []),
+    { name: 'subjectKeyIdentifier' },
+    { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
+  ]);
+  cert.sign(caKey, forge.md.sha256.create());
+  return { certPem: forge.pki.certificateToPem(cert), keyPem };
+}

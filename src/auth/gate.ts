@@ -1,0 +1,124 @@
+/**
+ * The caller gate every RPC passes before the cache is touched: who is calling (exactly one
+ * identity: a verified client certificate or a verified service-account token), may it make this
+ * call now (per-caller rate limits), may it read this secret (the policy), and the audit line
+ * that records the decision. Handlers call it; it knows nothing about KMS or the cache.
+ *
+ * A denied caller is answered the same way whether the secret exists, is cached or not: the
+ * check runs before any lookup, and the message names only the caller and the requested name.
+ */
+import type { Metadata } from '@grpc/grpc-js';
+import type { AuthContext } from '@grpc/grpc-js/build/src/auth-context';
+import { PolicyDeniedError, UnauthenticatedError } from '../errors';
+import type { SecretSelector } from '../model';
+import { identityFromCertificate } from './identity';
+
+/** Verifies a bearer token and returns its identity, or throws UnauthenticatedError. */
+export interface TokenVerifier {
+  verify(token: string): Promise<string>;
+}
+
+/** The policy as the gate needs it; `null` policy means every caller may read every secret. */
+export interface PolicyView {
+  decide(identity: string, secretName: string, stage: string | undefined, versionId: string | undefined): boolean;
+}
+
+/** The parts of a grpc-js server call the gate reads. */
+export interface GateCall {
+  metadata: Metadata;
+  getPeer(): string;
+  getAuthContext?(): AuthContext | null;
+}
+
+/** Who is calling. `identity` is null only when no policy is enforced (allow-all mode). */
+export interface Caller {
+  identity: string | null;
+  /** How the identity was proven. */
+  via: 'x509' | 'jwt' | 'none';
+  /** The key for per-caller limits: the identity, or `peer:<ip>` without one. */
+  limitKey: string;
+  /** The peer address, for audit. */
+  peer: string;
+}
+
+export interface CallerGateOptions {
+  /** A verified client certificate is an identity (a client CA is configured). */
+  acceptCertificates: boolean;
+  /** Every call must present a verified client certificate (SECRETS_GATEWAY_TLS_CLIENT_AUTH=require). */
+  requireCertificate: boolean;
+  /** Bearer tokens are verified with this; unset: tokens are not accepted. */
+  tokens?: TokenVerifier;
+  /** Reads `current()` on every call, so a reload applies to the next call. Unset: allow all. */
+  policy?: { readonly current: PolicyView };
+}
+
+const BEARER = /^Bearer ([A-Za-z0-9_\-.~+/=]+)$/i;
+
+export class CallerGate {
+  constructor(private readonly o: CallerGateOptions) {}
+
+  /** True when a policy decides who reads what (and so every call needs an identity). */
+  get enforcing(): boolean {
+    return this.o.policy !== undefined;
+  }
+
+  /** Establishes exactly one identity, or throws UnauthenticatedError saying why (never echoing a credential). */
+  async authenticate(call: GateCall): Promise<Caller> {
+    const peer = safePeer(call);
+    const certId = this.o.acceptCertificates ? identityFromCertificate(call.getAuthContext?.()?.sslPeerCertificate) : undefined;
+    // One namespace holds both kinds of identity: a certificate must not pose as a service account.
+    if (certId?.startsWith('system:')) throw new UnauthenticatedError('a certificate identity may not start with "system:" (reserved for service-account tokens)');
+    const auth = call.metadata.get('authorization');
+    if (auth.length > 1) throw new UnauthenticatedError('more than one authorization header');
+    const header = auth.length === 1 ? String(auth[0]) : undefined;
+
+    // With SECRETS_GATEWAY_TLS_CLIENT_AUTH=require a token is no credential at all: it is ignored.
+    const tokens = this.o.requireCertificate ? undefined : this.o.tokens;
+    if (header !== undefined && tokens) {
+      if (certId !== undefined) throw new UnauthenticatedError('both a client certificate and a bearer token were presented; present one');
+      const m = BEARER.exec(header);
+      if (!m) throw new UnauthenticatedError('the authorization header is not "Bearer <token>"');
+      const identity = await tokens.verify(m[1]!);
+      return { identity, via: 'jwt', limitKey: identity, peer };
+    }
+    if (certId !== undefined) return { identity: certId, via: 'x509', limitKey: certId, peer };
+    if (!this.enforcing) return { identity: null, via: 'none', limitKey: `peer:${peerHost(peer)}`, peer };
+    if (this.o.requireCertificate) throw new UnauthenticatedError('a client certificate signed by the configured client CA is required');
+    if (header !== undefined) throw new UnauthenticatedError('bearer tokens are not accepted by this gateway');
+    throw new UnauthenticatedError(
+      this.o.tokens ? 'no credentials: present a client certificate or "authorization: Bearer <service-account token>"' : 'no credentials: present a client certificate',
+    );
+  }
+
+  /** Throws PolicyDeniedError unless the caller may read `sel`. */
+  authorize(caller: Caller, sel: SecretSelector): void {
+    if (!this.o.policy) return;
+    if (caller.identity !== null && this.o.policy.current.decide(caller.identity, sel.name, sel.versionStage, sel.versionId)) return;
+    throw deny(caller, sel);
+  }
+
+  /** Whether the caller may still read `sel` under the current policy (open streams after a reload). */
+  allowed(caller: Caller, sel: SecretSelector): boolean {
+    return !this.o.policy || (caller.identity !== null && this.o.policy.current.decide(caller.identity, sel.name, sel.versionStage, sel.versionId));
+  }
+}
+
+export function deny(caller: Caller, sel: SecretSelector): PolicyDeniedError {
+  return new PolicyDeniedError(`the policy does not let ${JSON.stringify(caller.identity ?? 'this caller')} read secret ${JSON.stringify(sel.name)}`);
+}
+
+function safePeer(call: GateCall): string {
+  try {
+    return call.getPeer();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** `1.2.3.4:5678` → `1.2.3.4`, `[::1]:5678` → `::1`. */
+export function peerHost(peer: string): string {
+  const v6 = /^\[([^\]]+)\]:\d+$/.exec(peer);
+  if (v6) return v6[1]!;
+  const v4 = /^([^:]+):\d+$/.exec(peer);
+  return v4 ? v4[1]! : peer;
+}
