@@ -17,10 +17,17 @@ import {
   type SecretSource,
 } from './cache';
 import { KeyNamer } from './cache/keys';
+import { createAuditSink } from './auth/audit';
+import { CallerGate } from './auth/gate';
+import { JwtVerifier } from './auth/jwt';
+import { PolicyStore } from './auth/policy';
+import { CallerLimits } from './auth/rateLimits';
+import { ReloadingServerCredentials } from './auth/tls';
 import type { GatewayConfig } from './config/types';
 import { ConfigError } from './errors';
 import { LocalTokenBucket } from './kms/budget';
 import { KmsPool } from './kms/pool';
+import type { AccessDeps } from './server/handlers/access';
 import { createSecretsGatewayService } from './server/handlers/service';
 import { RECOMMENDED_SERVER_OPTIONS } from './server/limits';
 import { buildServer, createHealth, setServing } from './server/server';
@@ -28,6 +35,52 @@ import { createInstruments } from './telemetry/instruments';
 import { createLogger, type Logger } from './telemetry/logger';
 import { startTelemetry, type Telemetry } from './telemetry/otel';
 import { createMemoryBus, createRedisWatchBus, createWatchHub } from './watch';
+
+/**
+ * Transport credentials, the caller gate, per-caller limits and the audit sink, from config.
+ * Each file-backed part (certificates, JWKS, policy, audit file) registers its closer.
+ */
+async function buildAccess(config: GatewayConfig, logger: Logger, closers: (() => Promise<unknown> | void)[]): Promise<{ access: AccessDeps; credentials?: ReloadingServerCredentials; policy?: PolicyStore }> {
+  const a = config.auth;
+  const log = logger.child({ component: 'auth' });
+  let credentials: ReloadingServerCredentials | undefined;
+  if (a.tls) {
+    const c = new ReloadingServerCredentials({ ...a.tls, reloadIntervalMs: a.reloadIntervalMs }, log);
+    credentials = c;
+    closers.push(() => c.close());
+  }
+  let tokens: JwtVerifier | undefined;
+  if (a.jwt) {
+    const source = 'file' in a.jwt.jwks ? { file: a.jwt.jwks.file, pollIntervalMs: a.reloadIntervalMs } : { url: a.jwt.jwks.url };
+    const v = new JwtVerifier({ issuer: a.jwt.issuer, audience: a.jwt.audience, jwks: source, logger: log });
+    tokens = v;
+    closers.push(() => v.close());
+  }
+  let policy: PolicyStore | undefined;
+  if (a.policyFile) {
+    const p = new PolicyStore({ file: a.policyFile, logger: log, pollIntervalMs: a.reloadIntervalMs });
+    policy = p;
+    closers.push(() => p.close());
+  }
+  const gate = new CallerGate({
+    acceptCertificates: !!a.tls?.clientCaFile,
+    requireCertificate: !!a.tls?.clientCaFile && a.tls.clientAuth === 'require',
+    ...(tokens ? { tokens } : {}),
+    ...(policy ? { policy } : {}),
+  });
+  const rateLimits = new CallerLimits({ ...a.limits, maxCallers: 100_000 });
+  let audit: AccessDeps['audit'];
+  if (a.auditLog) {
+    const sink = await createAuditSink(a.auditLog, { logger: log });
+    audit = sink;
+    closers.push(() => sink.close());
+    // logrotate's postrotate: reopen the file at its path.
+    const onHup = () => void sink.reopen();
+    process.on('SIGHUP', onHup);
+    closers.push(() => void process.off('SIGHUP', onHup));
+  }
+  return { access: { gate, rateLimits, ...(audit ? { audit } : {}) }, ...(credentials ? { credentials } : {}), ...(policy ? { policy } : {}) };
+}
 
 export interface GatewayDeps {
   logger?: Logger;
@@ -120,7 +173,9 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
     });
     closers.push(() => hub.close());
 
+    const { access, credentials, policy } = await buildAccess(config, logger, closers);
     const service = createSecretsGatewayService({
+      access,
       reader: store,
       watchHub: hub,
       logger,
@@ -132,12 +187,29 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
     const health = createHealth();
     let built;
     try {
-      built = await buildServer(config.listen, service.impl, health, { channelOptions: { ...RECOMMENDED_SERVER_OPTIONS } });
+      built = await buildServer(config.listen, service.impl, health, {
+        channelOptions: {
+          ...RECOMMENDED_SERVER_OPTIONS,
+          'grpc.max_concurrent_streams': config.server.maxConcurrentStreams,
+          'grpc.max_receive_message_length': config.server.maxReceiveMessageBytes,
+        },
+        credentials,
+        reflection: config.auth.reflection,
+        ...(config.mode === 'serve' ? { reflectionGate: access.gate } : {}),
+      });
     } catch (e) {
       throw new ConfigError('SECRETS_GATEWAY_LISTEN', `cannot listen on ${config.listen.host}:${config.listen.port}: ${(e as Error).message}`);
     }
     const { server, port } = built;
     closers.push(() => server.forceShutdown());
+    // A reload that takes a right away ends the streams that relied on it.
+    if (policy) {
+      const off = policy.onChange(() => {
+        const ended = service.recheckStreams();
+        if (ended > 0) logger.info('policy reloaded: ended watch streams that lost their permission', { ended });
+      });
+      closers.push(off);
+    }
 
     // Readiness waits for warm-up, so a rolling restart only sends traffic to warm replicas.
     const { secrets, concurrency, jitterMs } = config.cache.warmUp;
@@ -146,7 +218,14 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
       logger.info('warm-up done', { ...report });
     }
     setServing(health, true);
-    logger.info('gateway listening', { mode: config.mode, host: config.listen.host, port, configFile: config.configFile, kmsTargets: config.kms.targets.map((t) => t.id) });
+    if (!config.auth.tls) {
+      logger[config.mode === 'serve' ? 'warn' : 'info'](
+        config.mode === 'serve' ? 'serving plaintext gRPC (SECRETS_GATEWAY_ALLOW_PLAINTEXT=true): secrets cross the network unencrypted' : 'dev mode: plaintext gRPC',
+        { host: config.listen.host },
+      );
+    }
+    if (config.auth.allowAllCallers) logger[config.mode === 'serve' ? 'warn' : 'info']('no policy: every caller may read every secret the gateway can read');
+    logger.info('gateway listening', { mode: config.mode, host: config.listen.host, port, tls: !!config.auth.tls, mtls: !!config.auth.tls?.clientCaFile, configFile: config.configFile, kmsTargets: config.kms.targets.map((t) => t.id) });
 
     let stopping: Promise<void> | undefined;
     const shutdown = () =>

@@ -11,6 +11,10 @@ then run with OUT on PYTHONPATH:
     PYTHONPATH=OUT /usr/bin/python3 examples/python/secrets_gateway_client.py get demo/db-password
     PYTHONPATH=OUT /usr/bin/python3 examples/python/secrets_gateway_client.py watch demo/db-password
 
+Against `serve` over TLS: `--ca ca.crt`, plus either a client certificate (`--cert tls.crt --key
+tls.key`) or a service-account token file (`--token-file /var/run/secrets/tokens/token`, re-read
+on every call, as kubelet rotates it). `get-status` prints the call's gRPC status as one JSON line.
+
 `scenario` prints one JSON line per step; values are reported as SHA-256 digests, never in clear.
 """
 import argparse
@@ -95,13 +99,40 @@ def scenario(stub, args):
     emit(step="resume-old", ok=m["event"] == "secret" and m["version_id"] == rotated["version_id"], **m)
 
 
+class TokenFile(grpc.AuthMetadataPlugin):
+    """Sends the token file's current content as `authorization: Bearer ...` on every call."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __call__(self, context, callback):
+        with open(self.path) as f:
+            callback((("authorization", "Bearer " + f.read().strip()),), None)
+
+
+def open_channel(args):
+    if not args.ca:
+        return grpc.insecure_channel(args.target)
+    read = lambda path: open(path, "rb").read() if path else None
+    creds = grpc.ssl_channel_credentials(read(args.ca), read(args.key), read(args.cert))
+    if args.token_file:
+        creds = grpc.composite_channel_credentials(creds, grpc.metadata_call_credentials(TokenFile(args.token_file)))
+    return grpc.secure_channel(args.target, creds)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--target", default="127.0.0.1:50051")
+    p.add_argument("--ca", help="CA bundle (PEM) that signed the gateway's certificate: use TLS")
+    p.add_argument("--cert", help="client certificate (PEM), for mTLS")
+    p.add_argument("--key", help="client private key (PEM), for mTLS")
+    p.add_argument("--token-file", help="service-account token file, sent as a bearer token")
     sub = p.add_subparsers(dest="command", required=True)
     g = sub.add_parser("get")
     g.add_argument("name")
     g.add_argument("--stage", default="")
+    gs = sub.add_parser("get-status")
+    gs.add_argument("name")
     w = sub.add_parser("watch")
     w.add_argument("name")
     s = sub.add_parser("scenario")
@@ -110,9 +141,15 @@ def main():
     s.add_argument("--missing-secret", default="conformance/does-not-exist")
     args = p.parse_args()
 
-    with grpc.insecure_channel(args.target) as channel:
+    with open_channel(args) as channel:
         stub = pb_grpc.SecretsGatewayServiceStub(channel)
-        if args.command == "get":
+        if args.command == "get-status":
+            try:
+                r = stub.GetSecret(pb.GetSecretRequest(name=args.name), timeout=10)
+                emit(step="get", code="OK", version_id=r.secret.version_id, sha256=hashlib.sha256(value_bytes(r.secret)).hexdigest())
+            except grpc.RpcError as e:
+                emit(step="get", code=e.code().name, details=e.details())
+        elif args.command == "get":
             r = stub.GetSecret(pb.GetSecretRequest(name=args.name, version_stage=args.stage), timeout=10)
             sys.stdout.buffer.write(value_bytes(r.secret) + b"\n")
         elif args.command == "watch":

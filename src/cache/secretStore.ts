@@ -37,6 +37,12 @@ export interface GetOptions {
   signal?: AbortSignal;
   /** An answer last checked against the source longer ago than this is not acceptable (RPC max_staleness); 0 forces a source round trip. */
   maxStalenessMs?: number;
+  /**
+   * Called (and may throw, e.g. a per-caller ResourceExhaustedError) when this read cannot be
+   * answered from the in-process cache and would start a fill of its own: the reads that may
+   * spend the cluster's KMS budget. Joining a fill already running costs nothing and is not asked.
+   */
+  admitMiss?: () => void;
 }
 
 export interface SecretStoreDeps {
@@ -141,7 +147,7 @@ export class SecretStore {
     const max = opts.maxStalenessMs;
     // 0 (or less) means "ask KMS now", like refresh(); otherwise anything checked within `max` ms.
     const rank = max === undefined ? -Infinity : max <= 0 ? now + 1 : now - max;
-    return this.read(sel, rank, opts.signal);
+    return this.read(sel, rank, opts.signal, opts.admitMiss);
   }
 
   /** Forces a source round trip for `sel` (shared with concurrent callers, cluster-wide). */
@@ -150,7 +156,7 @@ export class SecretStore {
   }
 
   /** Answers with an entry checked at or after `rank` (epoch ms; -Infinity: any fresh entry). */
-  private async read(sel: SecretSelector, rank: number, signal?: AbortSignal): Promise<CacheResult> {
+  private async read(sel: SecretSelector, rank: number, signal?: AbortSignal, admitMiss?: () => void): Promise<CacheResult> {
     this.assertOpen();
     signal?.throwIfAborted();
     const key = selectorKey(sel);
@@ -164,6 +170,7 @@ export class SecretStore {
         return answer(item.entry, 'LOCAL_CACHE');
       }
     }
+    if (admitMiss && !this.flights.has(key)) admitMiss();
     const t: Target = { sel, key, tag: item?.tag ?? this.namer.tag(key) };
     const r = await this.flights.do(key, rank, (fs, flightRank) => this.loader.load(t, flightRank, fs), {
       signal,

@@ -40,6 +40,11 @@ export class SingleFlight<T> {
     return this.flights.size;
   }
 
+  /** Whether a flight for `key` is running (a caller joining it starts no new work). */
+  has(key: string): boolean {
+    return this.flights.has(key);
+  }
+
   /** Callers waiting on any flight. */
   get waiters(): number {
     let n = 0;

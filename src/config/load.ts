@@ -9,7 +9,7 @@ import { parseKmsTargets } from './kmsTargets';
 import type { Raw } from './parsers';
 import { parseProperties } from './properties';
 import { isOwnedName, SETTINGS, type Mode, type SettingName, type SettingValue } from './settings';
-import type { GatewayConfig } from './types';
+import type { AuthConfig, GatewayConfig } from './types';
 
 export interface LoadOptions {
   mode: Mode;
@@ -87,8 +87,12 @@ export function loadConfig(opts: LoadOptions): GatewayConfig {
   const retryCap = get('SECRETS_GATEWAY_KMS_RETRY_CAP_MS');
   if (retryCap < retryBase) throw new ConfigError('SECRETS_GATEWAY_KMS_RETRY_CAP_MS', `must be ≥ SECRETS_GATEWAY_KMS_RETRY_BASE_MS (${retryBase})`);
 
+  const auth = authConfigFrom(get, opts.mode, file ? dirname(file) : cwd);
+
   return {
     mode: opts.mode,
+    auth,
+    server: { maxConcurrentStreams: get('SECRETS_GATEWAY_MAX_CONCURRENT_STREAMS'), maxReceiveMessageBytes: get('SECRETS_GATEWAY_MAX_RECEIVE_MESSAGE_BYTES') },
     listen: get('SECRETS_GATEWAY_LISTEN'),
     logLevel: get('SECRETS_GATEWAY_LOG_LEVEL'),
     configFile: file,
@@ -168,6 +172,74 @@ export function loadConfig(opts: LoadOptions): GatewayConfig {
 }
 
 type Get = <K extends SettingName>(name: K) => SettingValue<K>;
+
+/**
+ * Transport, identity and policy settings, with the combinations that cannot work refused at
+ * startup: serve without TLS or without a policy (unless explicitly allowed), a policy that no
+ * caller could satisfy (no identity source), half a key pair, tokens without issuer/audience.
+ */
+function authConfigFrom(get: Get, mode: Mode, baseDir: string): AuthConfig {
+  const path = (name: SettingName) => {
+    const v = get(name) as string | undefined;
+    return v === undefined ? undefined : resolve(baseDir, v);
+  };
+  const certFile = path('SECRETS_GATEWAY_TLS_CERT_FILE');
+  const keyFile = path('SECRETS_GATEWAY_TLS_KEY_FILE');
+  const clientCaFile = path('SECRETS_GATEWAY_TLS_CLIENT_CA_FILE');
+  const allowPlaintext = get('SECRETS_GATEWAY_ALLOW_PLAINTEXT');
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new ConfigError(certFile ? 'SECRETS_GATEWAY_TLS_KEY_FILE' : 'SECRETS_GATEWAY_TLS_CERT_FILE', 'the certificate and its key are set together');
+  }
+  if (clientCaFile && !certFile) throw new ConfigError('SECRETS_GATEWAY_TLS_CLIENT_CA_FILE', 'needs SECRETS_GATEWAY_TLS_CERT_FILE and _KEY_FILE (mTLS is TLS first)');
+  if (!certFile && mode === 'serve' && !allowPlaintext) {
+    throw new ConfigError('SECRETS_GATEWAY_TLS_CERT_FILE', 'serve requires TLS (set SECRETS_GATEWAY_TLS_CERT_FILE and SECRETS_GATEWAY_TLS_KEY_FILE), or set SECRETS_GATEWAY_ALLOW_PLAINTEXT=true to serve plaintext gRPC');
+  }
+
+  const jwksFile = path('SECRETS_GATEWAY_AUTH_JWKS_FILE');
+  const jwksUrl = get('SECRETS_GATEWAY_AUTH_JWKS_URL');
+  const issuer = get('SECRETS_GATEWAY_AUTH_JWT_ISSUER');
+  const audience = get('SECRETS_GATEWAY_AUTH_JWT_AUDIENCE');
+  if (jwksFile && jwksUrl) throw new ConfigError('SECRETS_GATEWAY_AUTH_JWKS_URL', 'set either SECRETS_GATEWAY_AUTH_JWKS_FILE or _URL, not both');
+  let jwt: AuthConfig['jwt'];
+  if (jwksFile || jwksUrl) {
+    if (!issuer) throw new ConfigError('SECRETS_GATEWAY_AUTH_JWT_ISSUER', 'is required with a JWKS: tokens from any other issuer are refused');
+    if (!audience) throw new ConfigError('SECRETS_GATEWAY_AUTH_JWT_AUDIENCE', 'is required with a JWKS: a token minted for another audience must not work here');
+    jwt = { issuer, audience, jwks: jwksFile ? { file: jwksFile } : { url: jwksUrl! } };
+  } else if (issuer || audience) {
+    throw new ConfigError(issuer ? 'SECRETS_GATEWAY_AUTH_JWT_ISSUER' : 'SECRETS_GATEWAY_AUTH_JWT_AUDIENCE', 'needs SECRETS_GATEWAY_AUTH_JWKS_FILE or _URL to verify tokens with');
+  }
+  const clientAuth = get('SECRETS_GATEWAY_TLS_CLIENT_AUTH');
+  if (clientAuth === 'optional' && clientCaFile && !jwt) {
+    throw new ConfigError('SECRETS_GATEWAY_TLS_CLIENT_AUTH', 'optional lets a caller present a token instead of a certificate: set SECRETS_GATEWAY_AUTH_JWKS_FILE or _URL');
+  }
+
+  const policyFile = path('SECRETS_GATEWAY_POLICY_FILE');
+  const allowAllCallers = get('SECRETS_GATEWAY_ALLOW_ALL_CALLERS');
+  if (policyFile && allowAllCallers && mode === 'serve') {
+    throw new ConfigError('SECRETS_GATEWAY_ALLOW_ALL_CALLERS', 'contradicts SECRETS_GATEWAY_POLICY_FILE: unset one');
+  }
+  if (!policyFile && !allowAllCallers) {
+    throw new ConfigError('SECRETS_GATEWAY_POLICY_FILE', 'serve requires a policy of who may read what, or SECRETS_GATEWAY_ALLOW_ALL_CALLERS=true to let every caller read every secret');
+  }
+  if (policyFile && !clientCaFile && !jwt) {
+    throw new ConfigError('SECRETS_GATEWAY_POLICY_FILE', 'a policy needs caller identities: set SECRETS_GATEWAY_TLS_CLIENT_CA_FILE (mTLS) and/or SECRETS_GATEWAY_AUTH_JWKS_FILE or _URL (service-account tokens)');
+  }
+  return {
+    tls: certFile && keyFile ? { certFile, keyFile, ...(clientCaFile ? { clientCaFile } : {}), clientAuth: clientCaFile ? clientAuth : 'optional' } : undefined,
+    allowPlaintext,
+    jwt,
+    policyFile,
+    allowAllCallers: allowAllCallers && !policyFile,
+    auditLog: get('SECRETS_GATEWAY_AUDIT_LOG'),
+    reflection: get('SECRETS_GATEWAY_REFLECTION'),
+    reloadIntervalMs: get('SECRETS_GATEWAY_TLS_RELOAD_INTERVAL_MS'),
+    limits: {
+      getSecret: { ratePerSec: get('SECRETS_GATEWAY_LIMIT_GET_RPS'), burst: get('SECRETS_GATEWAY_LIMIT_GET_BURST') },
+      missReads: { ratePerSec: get('SECRETS_GATEWAY_LIMIT_MISS_RPS'), burst: get('SECRETS_GATEWAY_LIMIT_MISS_BURST') },
+      streamOpens: { ratePerSec: get('SECRETS_GATEWAY_LIMIT_STREAM_OPENS_RPS'), burst: get('SECRETS_GATEWAY_LIMIT_STREAM_OPENS_BURST') },
+    },
+  };
+}
 
 /** Exactly one of URL, Cluster nodes or Sentinels picks the Redis mode. */
 function redisTargetFrom(get: Get): RedisTarget | undefined {

@@ -32,7 +32,31 @@ export interface GatewayConfig {
   kms: KmsConfig;
   watch: { pollIntervalMs: number; heartbeatMs: number; maxStreams: number; maxStreamsPerCaller: number };
   shutdownGraceMs: number;
+  auth: AuthConfig;
+  server: { maxConcurrentStreams: number; maxReceiveMessageBytes: number };
   telemetry: { otlpEndpoint?: string; metricsIntervalMs: number; serviceName: string };
+}
+
+/** Transport security, caller identity, policy, audit and per-caller limits (src/auth/). */
+export interface AuthConfig {
+  /** Unset: plaintext gRPC (dev, or serve with allowPlaintext). */
+  tls?: { certFile: string; keyFile: string; clientCaFile?: string; clientAuth: 'require' | 'optional' };
+  allowPlaintext: boolean;
+  /** Service-account tokens; unset: tokens are not accepted. */
+  jwt?: { issuer: string; audience: string; jwks: { file: string } | { url: string } };
+  /** Unset with allowAllCallers: every caller may read every secret. */
+  policyFile?: string;
+  allowAllCallers: boolean;
+  /** stdout | stderr | a file path; unset: no audit trail (dev). */
+  auditLog?: string;
+  reflection: boolean;
+  /** How often TLS, JWKS and policy files are checked for a change. */
+  reloadIntervalMs: number;
+  limits: {
+    getSecret: { ratePerSec: number; burst: number };
+    missReads: { ratePerSec: number; burst: number };
+    streamOpens: { ratePerSec: number; burst: number };
+  };
 }
 
 export type KmsTargetKind = 'shared' | 'vpc' | 'dedicated';

@@ -27,7 +27,18 @@ const metadataGetter: TextMapGetter<Metadata> = {
   },
 };
 
-function begin(tel: ServerTelemetry, method: string, name: string, metadata?: Metadata): { span: Span; end(code: number): void } {
+/**
+ * The secret name a handler has validated, per call. Spans carry only this: a name read straight
+ * from the request (e.g. of a call refused before validation, during shutdown or for lack of
+ * credentials) is arbitrary caller input.
+ */
+const validatedNames = new WeakMap<object, string>();
+
+export function noteValidatedName(call: object, name: string): void {
+  validatedNames.set(call, name);
+}
+
+function begin(tel: ServerTelemetry, method: string, nameOf: () => string | undefined, metadata?: Metadata): { span: Span; end(code: number): void } {
   const parent = metadata ? propagator.extract(context.active(), metadata, metadataGetter) : context.active();
   const span = tel.tracer.startSpan(
     `${SERVICE_NAME}/${method}`,
@@ -41,8 +52,8 @@ function begin(tel: ServerTelemetry, method: string, name: string, metadata?: Me
     end(code) {
       if (ended) return;
       ended = true;
-      // A valid name only: an invalid one is arbitrary caller input.
-      if (code !== status.INVALID_ARGUMENT && name) span.setAttribute('secretsgateway.secret.name', name.slice(0, 192));
+      const name = nameOf();
+      if (name) span.setAttribute('secretsgateway.secret.name', name);
       span.setAttribute('rpc.grpc.status_code', code);
       if (code !== status.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: status[code] });
       tel.instruments.requests.add(1, { 'rpc.method': method, 'rpc.grpc.status_code': code });
@@ -54,7 +65,7 @@ function begin(tel: ServerTelemetry, method: string, name: string, metadata?: Me
 
 export function instrumentGetSecret(tel: ServerTelemetry, handler: handleUnaryCall<GetSecretRequest, GetSecretResponse>): handleUnaryCall<GetSecretRequest, GetSecretResponse> {
   return (call, callback) => {
-    const t = begin(tel, 'GetSecret', call.request?.name ?? '', call.metadata);
+    const t = begin(tel, 'GetSecret', () => validatedNames.get(call), call.metadata);
     handler(call, (err, res, ...rest) => {
       const source = res?.freshness ? Freshness_Source[res.freshness.source].replace('SOURCE_', '') : undefined;
       if (source) {
@@ -69,7 +80,7 @@ export function instrumentGetSecret(tel: ServerTelemetry, handler: handleUnaryCa
 
 export function instrumentWatchSecret(tel: ServerTelemetry, handler: handleServerStreamingCall<WatchSecretRequest, WatchSecretResponse>): handleServerStreamingCall<WatchSecretRequest, WatchSecretResponse> {
   return (call) => {
-    const t = begin(tel, 'WatchSecret', call.request?.name ?? '', call.metadata);
+    const t = begin(tel, 'WatchSecret', () => validatedNames.get(call), call.metadata);
     tel.instruments.watchStreams.add(1);
     let open = true;
     const end = (code: number) => {

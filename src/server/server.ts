@@ -1,7 +1,12 @@
 import {
+  Metadata,
   Server,
   ServerCredentials,
+  ServerInterceptingCall,
+  ServerListenerBuilder,
+  ResponderBuilder,
   status,
+  type ServerInterceptor,
   type sendUnaryData,
   type ServerWritableStream,
   type UntypedServiceImplementation,
@@ -9,7 +14,9 @@ import {
 import { HealthImplementation } from 'grpc-health-check';
 import type { HostPort } from '../config/parsers';
 import { SecretsGatewayServiceService } from '../gen/secretsgateway/v1/secrets_gateway';
+import type { CallerGate } from '../auth/gate';
 import { addReflection } from './reflection';
+import { toStatus } from './status';
 
 export const SERVICE_NAME = 'secretsgateway.v1.SecretsGatewayService';
 
@@ -39,6 +46,33 @@ export function unimplementedService(): UntypedServiceImplementation {
 export interface ServerOptions {
   /** grpc-js channel options (keepalive, message sizes, …). */
   channelOptions?: Record<string, number | string>;
+  /** TLS (auth/tls.ts). @default plaintext */
+  credentials?: ServerCredentials;
+  /** Serve gRPC reflection. @default true */
+  reflection?: boolean;
+  /** When set, reflection answers only callers this gate authenticates (the schema is not public in serve). */
+  reflectionGate?: CallerGate;
+}
+
+/**
+ * Authenticates reflection calls with the service's own gate: a caller that could not call the
+ * service does not get its schema either. Health stays open for kubelet probes.
+ */
+function reflectionAuth(gate: CallerGate): ServerInterceptor {
+  return (method, call) => {
+    if (!method.path.startsWith('/grpc.reflection.')) return new ServerInterceptingCall(call);
+    const listener = new ServerListenerBuilder()
+      .withOnReceiveMetadata((metadata, next) => {
+        gate
+          .authenticate({ metadata, getPeer: () => call.getPeer(), getAuthContext: () => call.getAuthContext() })
+          .then(
+            () => next(metadata),
+            (err: unknown) => call.sendStatus({ ...toStatus(err), metadata: new Metadata() }),
+          );
+      })
+      .build();
+    return new ServerInterceptingCall(call, new ResponderBuilder().withStart((next) => next(listener)).build());
+  };
 }
 
 /** Builds a grpc-js server with the gateway service, health and reflection, and binds it. */
@@ -48,13 +82,13 @@ export async function buildServer(
   health: HealthImplementation,
   opts: ServerOptions = {},
 ): Promise<{ server: Server; port: number }> {
-  const server = new Server(opts.channelOptions);
+  const server = new Server({ ...opts.channelOptions, ...(opts.reflectionGate ? { interceptors: [reflectionAuth(opts.reflectionGate)] } : {}) });
   server.addService(SecretsGatewayServiceService, impl);
   health.addToServer(server);
-  addReflection(server);
+  if (opts.reflection ?? true) addReflection(server);
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${listen.port}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(`${host}:${listen.port}`, opts.credentials ?? ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
   return { server, port };
 }

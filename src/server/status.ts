@@ -6,6 +6,8 @@ import { Metadata, status, type StatusObject } from '@grpc/grpc-js';
 import {
   AccessDeniedError,
   BackendUnavailableError,
+  PolicyDeniedError,
+  UnauthenticatedError,
   InvalidArgumentError,
   isAbortError,
   ResourceExhaustedError,
@@ -30,6 +32,8 @@ export function toStatus(err: unknown, signal?: AbortSignal): GrpcStatus {
   if (err instanceof InvalidArgumentError) return { code: status.INVALID_ARGUMENT, details: err.message };
   if (err instanceof SecretNotFoundError) return { code: status.NOT_FOUND, details: err.message };
   if (err instanceof AccessDeniedError) return { code: status.PERMISSION_DENIED, details: err.message };
+  if (err instanceof PolicyDeniedError) return { code: status.PERMISSION_DENIED, details: err.message };
+  if (err instanceof UnauthenticatedError) return { code: status.UNAUTHENTICATED, details: err.message };
   if (err instanceof ThrottledError) return { code: status.RESOURCE_EXHAUSTED, details: err.message };
   if (err instanceof ResourceExhaustedError) return { code: status.RESOURCE_EXHAUSTED, details: err.message };
   // Includes BackendAuthError: KMS refusing the gateway's own credentials says nothing about the secret.
@@ -43,5 +47,10 @@ export function toStatus(err: unknown, signal?: AbortSignal): GrpcStatus {
 /** A ServiceError-shaped object for grpc-js callbacks and `emit('error')`. */
 export function toServiceError(err: unknown, signal?: AbortSignal): Partial<StatusObject> & Error {
   const s = toStatus(err, signal);
-  return Object.assign(new Error(s.details), { code: s.code, details: s.details, metadata: new Metadata() });
+  const metadata = new Metadata();
+  // A per-caller limit says when to come back (gRPC's own retry-pushback key is for the client library).
+  if (s.code === status.RESOURCE_EXHAUSTED && err instanceof ResourceExhaustedError && err.retryAfterMs !== undefined) {
+    metadata.set('retry-after-ms', String(Math.max(1, Math.ceil(err.retryAfterMs))));
+  }
+  return Object.assign(new Error(s.details), { code: s.code, details: s.details, metadata });
 }

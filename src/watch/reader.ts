@@ -28,6 +28,8 @@ export interface ReadOptions {
    * KMS round trip (the cache then writes the new value to the shared tier). Unset: cache policy.
    */
   maxStalenessMs?: number;
+  /** Asked before a read that misses the in-process cache starts a fill; may throw to refuse it. */
+  admitMiss?: () => void;
 }
 
 export interface SecretReader {

@@ -8,6 +8,7 @@ import { ConfigError } from '../../src/errors';
 const dir = () => mkdtempSync(join(tmpdir(), 'sg-config-'));
 const SENTINEL = 'SENTINEL-secret-7d1e0c';
 
+const SERVE_BASE = { cache_client_region_id: '[{"regionId":"cn-hangzhou"}]', SECRETS_GATEWAY_REDIS_URL: 'redis://127.0.0.1:6379', SECRETS_GATEWAY_CACHE_SEAL_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}` };
 type Case = { name: string; env: Record<string, string>; mode?: 'dev' | 'serve'; setting: string; reason?: RegExp };
 
 const invalid: Case[] = [
@@ -32,6 +33,13 @@ const invalid: Case[] = [
   { name: 'unknown credentials type', env: { credentials_type: 'magic' }, setting: 'credentials_type' },
   { name: 'v1 dkms config', env: { cache_client_dkms_config_info: '[]' }, setting: 'cache_client_dkms_config_info', reason: /Not supported/ },
   { name: 'serve without targets', env: { SECRETS_GATEWAY_REDIS_URL: 'redis://127.0.0.1:6379' }, mode: 'serve', setting: 'cache_client_region_id' },
+  { name: 'serve without TLS', env: { ...SERVE_BASE, SECRETS_GATEWAY_ALLOW_ALL_CALLERS: 'true' }, mode: 'serve', setting: 'SECRETS_GATEWAY_TLS_CERT_FILE', reason: /ALLOW_PLAINTEXT/ },
+  { name: 'serve without a policy', env: { ...SERVE_BASE, SECRETS_GATEWAY_ALLOW_PLAINTEXT: 'true' }, mode: 'serve', setting: 'SECRETS_GATEWAY_POLICY_FILE', reason: /ALLOW_ALL_CALLERS/ },
+  { name: 'certificate without key', env: { SECRETS_GATEWAY_TLS_CERT_FILE: 'c.pem' }, setting: 'SECRETS_GATEWAY_TLS_KEY_FILE' },
+  { name: 'client CA without TLS', env: { SECRETS_GATEWAY_TLS_CLIENT_CA_FILE: 'ca.pem' }, setting: 'SECRETS_GATEWAY_TLS_CLIENT_CA_FILE' },
+  { name: 'JWKS without issuer', env: { SECRETS_GATEWAY_AUTH_JWKS_FILE: 'jwks.json', SECRETS_GATEWAY_AUTH_JWT_AUDIENCE: 'a' }, setting: 'SECRETS_GATEWAY_AUTH_JWT_ISSUER' },
+  { name: 'policy without identities', env: { SECRETS_GATEWAY_POLICY_FILE: 'p.yaml' }, setting: 'SECRETS_GATEWAY_POLICY_FILE', reason: /identities/ },
+  { name: 'optional client auth without tokens', env: { SECRETS_GATEWAY_TLS_CERT_FILE: 'c.pem', SECRETS_GATEWAY_TLS_KEY_FILE: 'k.pem', SECRETS_GATEWAY_TLS_CLIENT_CA_FILE: 'ca.pem', SECRETS_GATEWAY_TLS_CLIENT_AUTH: 'optional' }, setting: 'SECRETS_GATEWAY_TLS_CLIENT_AUTH' },
   { name: 'serve without redis', env: { cache_client_region_id: '[{"regionId":"cn-hangzhou"}]' }, mode: 'serve', setting: 'SECRETS_GATEWAY_REDIS_URL' },
 ];
 
@@ -62,6 +70,8 @@ test('defaults differ by mode, and targets derive their endpoints like the offic
     cwd: dir(),
     env: {
       SECRETS_GATEWAY_ALLOW_IN_MEMORY_CACHE: 'true',
+      SECRETS_GATEWAY_ALLOW_PLAINTEXT: 'true',
+      SECRETS_GATEWAY_ALLOW_ALL_CALLERS: 'true',
       cache_client_region_id: '[{"regionId":"cn-hangzhou"},{"regionId":"cn-shanghai","vpc":"true"}]',
       credentials_type: 'ak',
       credentials_access_key_id: 'id',

@@ -19,15 +19,32 @@ export function gatewayClient(port: number): SecretsGatewayServiceClient {
   return new SecretsGatewayServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
 }
 
-export function healthClient(port: number): grpc.Client & { check(req: { service: string }, cb: (e: grpc.ServiceError | null, r?: { status: string }) => void): void } {
+type HealthClient = grpc.Client & { check(req: { service: string }, cb: (e: grpc.ServiceError | null, r?: { status: string }) => void): void };
+
+export function healthClient(port: number): HealthClient {
   const Health = lookup(load(healthProtoPath, dirname(healthProtoPath)), 'grpc.health.v1.Health');
   return new Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as never;
 }
 
+/** One Health/Check of the overall service over the given credentials: its status, or the error's code. */
+export async function healthWith(target: string, creds: grpc.ChannelCredentials): Promise<string | number> {
+  const Health = lookup(load(healthProtoPath, dirname(healthProtoPath)), 'grpc.health.v1.Health');
+  const c = new Health(target, creds) as HealthClient;
+  try {
+    return await new Promise((resolve) => c.check({ service: '' }, (e, r) => resolve(e ? e.code : (r?.status ?? ''))));
+  } finally {
+    c.close();
+  }
+}
+
 /** Lists the services the server reports through gRPC reflection v1. */
-export async function listServices(port: number): Promise<string[]> {
+export function listServices(port: number): Promise<string[]> {
+  return listServicesWith(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+}
+
+export async function listServicesWith(target: string, creds: grpc.ChannelCredentials): Promise<string[]> {
   const Reflection = lookup(load(reflectionProto, dirname(reflectionProto)), 'grpc.reflection.v1.ServerReflection');
-  const client = new Reflection(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as grpc.Client & {
+  const client = new Reflection(target, creds) as grpc.Client & {
     ServerReflectionInfo(): grpc.ClientDuplexStream<unknown, { list_services_response?: { service: { name: string }[] } }>;
   };
   try {

@@ -1,17 +1,20 @@
 import test from 'ava';
 import { Metadata, status } from '@grpc/grpc-js';
 import { MemoryBroker, createMemoryBus } from '../../src/watch/memoryBus';
+import { CallerGate } from '../../src/auth/gate';
 import { peerIp, StreamLimits } from '../../src/server/limits';
 import { FakeReader, version } from '../helpers/fakeReader';
 import { eventually, openWatch, startTestGateway } from '../helpers/watchGateway';
 
 const asCaller = (id: string) => {
   const md = new Metadata();
-  md.set('x-test-caller', id);
+  md.set('authorization', `Bearer ${id}`);
   return md;
 };
-// The auth module will supply identities; tests stand one in from metadata.
-const callerFromMetadata = (call: { metadata: Metadata }) => String(call.metadata.get('x-test-caller')[0] ?? 'anonymous');
+// Identities from a stand-in token verifier (the token is the identity): the limit is per identity.
+const byIdentity = {
+  gate: new CallerGate({ acceptCertificates: false, requireCertificate: false, tokens: { verify: async (token: string) => token }, policy: { current: { decide: () => true } } }),
+};
 
 function readerWith(): FakeReader {
   const r = new FakeReader();
@@ -20,7 +23,7 @@ function readerWith(): FakeReader {
 }
 
 test('per-caller stream limit: RESOURCE_EXHAUSTED beyond it, other callers unaffected, slot freed on close', async (t) => {
-  const gw = await startTestGateway(t, { reader: readerWith(), service: { limits: { maxStreamsPerCaller: 2 }, callerOf: callerFromMetadata } });
+  const gw = await startTestGateway(t, { reader: readerWith(), service: { limits: { maxStreamsPerCaller: 2 }, access: byIdentity } });
   const a1 = openWatch(t, gw.client, { name: 'db' }, asCaller('a'));
   const a2 = openWatch(t, gw.client, { name: 'db' }, asCaller('a'));
   await a1.nextSecret();
@@ -36,7 +39,7 @@ test('per-caller stream limit: RESOURCE_EXHAUSTED beyond it, other callers unaff
 });
 
 test('per-replica stream limit: RESOURCE_EXHAUSTED beyond it whoever the caller', async (t) => {
-  const gw = await startTestGateway(t, { reader: readerWith(), service: { limits: { maxStreams: 3 }, callerOf: callerFromMetadata } });
+  const gw = await startTestGateway(t, { reader: readerWith(), service: { limits: { maxStreams: 3 }, access: byIdentity } });
   for (const c of ['a', 'b', 'c']) await openWatch(t, gw.client, { name: 'db' }, asCaller(c)).nextSecret();
   const err = await openWatch(t, gw.client, { name: 'db' }, asCaller('d')).endStatus();
   t.is(err.code, status.RESOURCE_EXHAUSTED);

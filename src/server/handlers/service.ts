@@ -11,7 +11,9 @@ import { ConfigError } from '../../errors';
 import { silentLogger, type Logger } from '../../telemetry/logger';
 import type { WatchHub } from '../../watch/hub';
 import type { SecretReader } from '../../watch/reader';
-import { peerIp, StreamLimits, type CallerOf, type StreamLimitOptions } from '../limits';
+import { CallerGate } from '../../auth/gate';
+import { StreamLimits, type StreamLimitOptions } from '../limits';
+import type { AccessDeps } from './access';
 import { instrumentGetSecret, instrumentWatchSecret, type ServerTelemetry } from '../instrument';
 import { createGetSecretHandler } from './getSecret';
 import { StreamRegistry } from './shutdown';
@@ -25,8 +27,11 @@ export interface SecretsGatewayServiceOptions {
   /** Idle time on a watch stream before a Heartbeat is sent. @default 15000 */
   heartbeatMs?: number;
   limits?: StreamLimitOptions;
-  /** Who the caller is, for the per-caller stream limit. @default the peer IP */
-  callerOf?: CallerOf;
+  /**
+   * Authentication, policy, per-caller rate limits and audit. @default every caller allowed,
+   * identified by peer address, no rate limits, no audit (tests of other concerns).
+   */
+  access?: AccessDeps;
   /** The floor on a GetSecret's max_staleness (see GetSecretDeps). @default 0 */
   minMaxStalenessMs?: number;
   /** Spans and request metrics for both RPCs. @default none */
@@ -44,6 +49,8 @@ export interface SecretsGatewayService {
   endAllStreams(): Promise<void>;
   /** Open WatchSecret streams on this replica. */
   streamCount(): number;
+  /** After a policy reload: ends the open streams whose caller lost the right, with PERMISSION_DENIED. */
+  recheckStreams(): number;
 }
 
 export function createSecretsGatewayService(opts: SecretsGatewayServiceOptions): SecretsGatewayService {
@@ -58,25 +65,27 @@ export function createSecretsGatewayService(opts: SecretsGatewayServiceOptions):
   const logger = opts.logger ?? silentLogger;
   const registry = new StreamRegistry();
   const tel = opts.telemetry;
+  const access = opts.access ?? { gate: new CallerGate({ acceptCertificates: false, requireCertificate: false }) };
   const instrumented = {
     getSecret: <H extends Parameters<typeof instrumentGetSecret>[1]>(h: H) => (tel ? instrumentGetSecret(tel, h) : h),
     watchSecret: <H extends Parameters<typeof instrumentWatchSecret>[1]>(h: H) => (tel ? instrumentWatchSecret(tel, h) : h),
   };
   return {
     impl: {
-      getSecret: instrumented.getSecret(createGetSecretHandler({ reader: opts.reader, logger, minMaxStalenessMs: opts.minMaxStalenessMs })),
+      getSecret: instrumented.getSecret(createGetSecretHandler({ reader: opts.reader, logger, access, minMaxStalenessMs: opts.minMaxStalenessMs })),
       watchSecret: instrumented.watchSecret(
         createWatchSecretHandler({
           hub: opts.watchHub,
           logger,
           heartbeatMs,
           limits,
-          callerOf: opts.callerOf ?? peerIp,
+          access,
           registry,
         }),
       ),
     },
     endAllStreams: () => registry.endAll(),
     streamCount: () => registry.size,
+    recheckStreams: () => registry.recheckAll(),
   };
 }

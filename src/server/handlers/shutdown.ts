@@ -15,6 +15,8 @@ export class ServerShuttingDownError extends BackendUnavailableError {
 
 interface OpenStream {
   abort(reason: Error): void;
+  /** Ends the stream with the returned error when the caller may no longer watch (policy reload). */
+  recheck?: () => Error | undefined;
   finished: Promise<void>;
 }
 
@@ -32,14 +34,27 @@ export class StreamRegistry {
   }
 
   /** Registers a stream; call the returned function when its handler has finished. */
-  add(abort: (reason: Error) => void): () => void {
+  add(abort: (reason: Error) => void, recheck?: () => Error | undefined): () => void {
     let done!: () => void;
-    const s: OpenStream = { abort, finished: new Promise<void>((r) => (done = r)) };
+    const s: OpenStream = { abort, recheck, finished: new Promise<void>((r) => (done = r)) };
     this.open.add(s);
     return () => {
       this.open.delete(s);
       done();
     };
+  }
+
+  /** Re-checks every open stream (after a policy reload); ends those that lost their right. Returns how many. */
+  recheckAll(): number {
+    let ended = 0;
+    for (const s of this.open) {
+      const err = s.recheck?.();
+      if (err) {
+        s.abort(err);
+        ended++;
+      }
+    }
+    return ended;
   }
 
   /** Aborts every open stream with ServerShuttingDownError and waits for their handlers to finish. */
