@@ -68,6 +68,7 @@ export class KmsPool {
   /** A ClientKey target speaks the instance API; every other target the OpenAPI. */
   private clientFor(t: KmsTargetConfig, ramCredential: () => CredentialProvider): SecretValueClient {
     if (t.clientKey) {
+      if (t.insecureSkipVerify) this.logger.warn('TLS verification is off for this KMS instance (ignoreSslCerts; dev only)', { target: t.id });
       const clientKey = new ClientKeyFiles({ clientKeyFile: t.clientKey.file, password: t.clientKey.password, targetId: t.id, logger: this.logger });
       return createInstanceClient({ endpoint: t.endpoint, caPem: t.caPem, insecureSkipVerify: t.insecureSkipVerify, clientKey, userAgent: 'secrets-gateway', lookup: this.opts.lookup, now: this.now });
     }
