@@ -5,11 +5,12 @@ import { parseKeyRing } from '../cache/keyRing';
 import type { RedisTarget } from '../cache/redisClient';
 import { ConfigError } from '../errors';
 import { credentialsConfig } from './credentials';
+import { parseDkmsTargets } from './dkmsTargets';
 import { parseKmsTargets } from './kmsTargets';
 import type { Raw } from './parsers';
 import { parseProperties } from './properties';
 import { isOwnedName, SETTINGS, type Mode, type SettingName, type SettingValue } from './settings';
-import type { AuthConfig, GatewayConfig } from './types';
+import type { AuthConfig, GatewayConfig, KmsTargetConfig } from './types';
 
 export interface LoadOptions {
   mode: Mode;
@@ -60,14 +61,7 @@ export function loadConfig(opts: LoadOptions): GatewayConfig {
     }
   };
 
-  if (raw.cache_client_dkms_config_info !== undefined) {
-    throw new ConfigError('cache_client_dkms_config_info', SETTINGS.cache_client_dkms_config_info.doc);
-  }
-  const regionRaw = get('cache_client_region_id');
-  const targets = regionRaw === undefined ? [] : parseKmsTargets(regionRaw, file ? dirname(file) : cwd);
-  if (targets.length === 0 && opts.mode === 'serve') {
-    throw new ConfigError('cache_client_region_id', 'at least one KMS target is required, e.g. [{"regionId":"cn-hangzhou"}]');
-  }
+  const targets = kmsTargetsFrom(get, file ? dirname(file) : cwd, env, opts.mode);
 
   const redisTarget = redisTargetFrom(get);
   const allowInMemory = get('SECRETS_GATEWAY_ALLOW_IN_MEMORY_CACHE');
@@ -239,6 +233,25 @@ function authConfigFrom(get: Get, mode: Mode, baseDir: string): AuthConfig {
       streamOpens: { ratePerSec: get('SECRETS_GATEWAY_LIMIT_STREAM_OPENS_RPS'), burst: get('SECRETS_GATEWAY_LIMIT_STREAM_OPENS_BURST') },
     },
   };
+}
+
+/** ClientKey instances (`cache_client_dkms_config_info`) first, then `cache_client_region_id`: one ordered pool. */
+function kmsTargetsFrom(get: Get, baseDir: string, env: NodeJS.ProcessEnv, mode: Mode): KmsTargetConfig[] {
+  const dkmsRaw = get('cache_client_dkms_config_info');
+  const regionRaw = get('cache_client_region_id');
+  const targets = [
+    ...(dkmsRaw === undefined ? [] : parseDkmsTargets(dkmsRaw, baseDir, env, mode)),
+    ...(regionRaw === undefined ? [] : parseKmsTargets(regionRaw, baseDir)),
+  ];
+  const seen = new Set<string>();
+  for (const t of targets) {
+    if (seen.has(t.id)) throw new ConfigError(t.clientKey ? 'cache_client_dkms_config_info' : 'cache_client_region_id', `lists ${t.id} twice (across cache_client_dkms_config_info and cache_client_region_id)`);
+    seen.add(t.id);
+  }
+  if (targets.length === 0 && mode === 'serve') {
+    throw new ConfigError('cache_client_region_id', 'at least one KMS target is required, e.g. [{"regionId":"cn-hangzhou"}] (or a ClientKey instance in cache_client_dkms_config_info)');
+  }
+  return targets;
 }
 
 /** Exactly one of URL, Cluster nodes or Sentinels picks the Redis mode. */

@@ -104,7 +104,7 @@ export const SETTINGS = {
   SECRETS_GATEWAY_KMS_BUDGET_BURST: s({ parse: int(1, 100_000), default: 50, doc: 'Token-bucket burst size per target. @default 50' }),
 
   cache_client_region_id: s({ parse: json, doc: 'KMS targets, in preference order: a JSON array of {"regionId", "endpoint"?, "vpc"?, "caFilePath"?, "kind"?, "protocol"?}. Without endpoint: kms.<region>.aliyuncs.com, or kms-vpc.<region>.aliyuncs.com when vpc is true. An endpoint ending in .cryptoservice.kms.aliyuncs.com (or kind "dedicated") is a KMS instance and requires caFilePath.' }),
-  cache_client_dkms_config_info: s({ parse: json, doc: 'Not supported: the v1 client-key protocol of dedicated KMS. Use cache_client_region_id with the instance endpoint and caFilePath (RAM auth), as the v2 clients do.' }),
+  cache_client_dkms_config_info: s({ parse: json, doc: 'Dedicated KMS instances reached with an application access point ClientKey (the v1 clients\' key): a JSON array of {"regionId", "endpoint", "clientKeyFile", "passwordFromFilePath" | "passwordFromEnvVariable", "caFilePath", "ignoreSslCerts"?}. These targets come first in the pool, before cache_client_region_id. The ClientKey and password files are re-read when they change and never logged; ignoreSslCerts=true is refused by serve.' }),
   credentials_type: s({
     parse: oneOf('ak', 'sts', 'token', 'ram_role', 'ram_role_arn', 'ecs_ram_role', 'oidc_role_arn', 'credentials_uri', 'default'),
     doc: 'ak | sts | ram_role (= ram_role_arn) | ecs_ram_role | oidc_role_arn | credentials_uri | default. Unset: the Alibaba default credential chain (ALIBABA_CLOUD_* variables, RRSA, profile files, ECS metadata).',

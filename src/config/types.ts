@@ -1,4 +1,5 @@
 import type { CacheConfig } from '../cache/config';
+import type { PasswordSource } from '../kms/clientKey';
 import type { RedisTarget } from '../cache/redisClient';
 import type { HostPort } from './parsers';
 import type { Mode } from './settings';
@@ -72,6 +73,13 @@ export interface KmsTargetConfig {
   caFilePath?: string;
   /** The CA PEM, read from caFilePath at startup. */
   caPem?: string;
+  /**
+   * Set for a `cache_client_dkms_config_info` entry: requests go to the instance API signed with
+   * this ClientKey instead of the OpenAPI with RAM credentials.
+   */
+  clientKey?: { file: string; password: PasswordSource };
+  /** TLS verification off (`ignoreSslCerts: true`, dev only). */
+  insecureSkipVerify?: boolean;
 }
 
 export type CredentialsConfig =

@@ -3,7 +3,7 @@
  * the settings that point a gateway at it. Never prints an AccessKey secret or a token: the
  * ready-to-paste credentials use the emulator's credentials-URI (STS) document instead.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,6 +22,9 @@ const USAGE = `usage: secrets-gateway kms-emulator [flags]
   --ca-out PATH           where to write the CA certificate (HTTPS) @default a temp file
   --admin-port N          admin endpoint port on 127.0.0.1 @default any free port
   --access-key ID:SECRET  accept this AccessKey pair (repeatable), besides the seed's
+  --instance KST-ID       a dedicated KMS instance (repeatable): its own HTTPS port, and a minted
+                          AAP ClientKey (file + password file, next to the CA file) for it
+  --print-settings        print only the settings (export lines) on stdout; the rest goes to stderr
 `;
 
 const DEMO_SEED = join('examples', 'emulator', 'demo-secrets.yaml');
@@ -65,6 +68,8 @@ export async function runKmsEmulatorCommand(argv: string[], io: CommandIo = {}):
         'ca-out': { type: 'string' },
         'admin-port': { type: 'string' },
         'access-key': { type: 'string', multiple: true },
+        instance: { type: 'string', multiple: true },
+        'print-settings': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -95,7 +100,9 @@ export async function runKmsEmulatorCommand(argv: string[], io: CommandIo = {}):
     const seedKeyIds = [...readSeedFile(seedPath).accessKeys.keys()];
     const ports = firstPort ? Object.fromEntries(regions.map((r, i) => [r, firstPort + i])) : undefined;
 
-    const emu = await createKmsEmulator({ regions, tls: !flags.http, seed: seedPath, accessKeys, ports, adminPort, logger: createLogger({ level: 'info', sink: (line) => err(line + '\n') }) });
+    const instances = flags.instance ?? [];
+    if (instances.length > 0 && flags.http) throw new RangeError('--instance needs HTTPS (drop --http)');
+    const emu = await createKmsEmulator({ regions, instances, tls: !flags.http, seed: seedPath, accessKeys, ports, adminPort, logger: createLogger({ level: 'info', sink: (line) => err(line + '\n') }) });
     let caPath: string | undefined;
     if (emu.caPem) {
       if (flags['ca-out']) caPath = resolve(flags['ca-out']);
@@ -104,21 +111,39 @@ export async function runKmsEmulatorCommand(argv: string[], io: CommandIo = {}):
     }
 
     const targets = Object.values(emu.regions).map((r) => ({ regionId: r.regionId, endpoint: r.endpoint, protocol: r.protocol, ...(caPath ? { caFilePath: caPath } : {}) }));
-    const lines = [
+    // One ClientKey per instance, written beside the CA file as the console's downloads would be.
+    // The password goes to a file only: it is never printed.
+    const dkms = [];
+    for (const inst of Object.values(emu.instances)) {
+      const minted = await emu.clientKeys.mint({ instanceIds: [inst.instanceId] });
+      const clientKeyFile = join(dirname(caPath!), `clientKey_${inst.instanceId}.json`);
+      const passwordFile = join(dirname(caPath!), `clientKey_${inst.instanceId}_Password.txt`);
+      writeFileSync(clientKeyFile, minted.clientKeyJson, { mode: 0o600 });
+      writeFileSync(passwordFile, minted.password, { mode: 0o600 });
+      dkms.push({ regionId: inst.regionId, endpoint: inst.endpoint, clientKeyFile, passwordFromFilePath: passwordFile, caFilePath: caPath });
+    }
+    const status = [
       'KMS emulator running (Ctrl-C to stop)',
       ...Object.values(emu.regions).map((r) => `  region ${r.regionId.padEnd(16)} ${r.protocol}://${r.endpoint}`),
+      ...Object.values(emu.instances).map((i) => `  instance ${i.instanceId.padEnd(14)} https://${i.endpoint} (certificate name ${i.host})`),
       ...(caPath ? [`  CA certificate        ${caPath}`] : []),
       `  admin                 ${emu.adminUrl}/admin/state`,
       `  seed                  ${seedPath}`,
       '',
+    ];
+    const settings = [
       '# point a gateway at it:',
+      ...(dkms.length ? [`export cache_client_dkms_config_info='${JSON.stringify(dkms)}'`] : []),
       `export cache_client_region_id='${JSON.stringify(targets)}'`,
       'export credentials_type=credentials_uri',
       `export credentials_uri=${emu.adminUrl}${CREDENTIALS_PATH}`,
       ...[...seedKeyIds, ...Object.keys(accessKeys)].map((id) => `# or: credentials_type=ak credentials_access_key_id=${id} credentials_access_secret=<its secret>`),
       '',
     ];
-    out(lines.join('\n'));
+    if (flags['print-settings']) {
+      err(status.join('\n') + '\n');
+      out(settings.join('\n'));
+    } else out([...status, ...settings].join('\n'));
 
     await new Promise<void>((done) => {
       const stop = () => {

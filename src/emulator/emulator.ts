@@ -6,6 +6,8 @@ import { writeFileSync } from 'node:fs';
 import { silentLogger } from '../telemetry/logger';
 import { startAdminServer, type AdminServer } from './admin';
 import { createAuthenticator, TIMESTAMP_WINDOW_MS } from './auth';
+import { createClientKeyRegistry } from './clientKeys';
+import { createInstanceApi } from './instanceApi';
 import { createNonceCache } from './nonceCache';
 import { createRequestLog } from './requestLog';
 import { applySeed, parseSeed, readSeedFile, type ParsedSeed } from './seed';
@@ -13,9 +15,11 @@ import { createRegionServer, type RegionServer } from './server';
 import { createSecretStore } from './store';
 import { createStsService } from './sts';
 import { createTlsMaterial, loadCa } from './tls';
-import type { CaPem, KmsEmulator, KmsEmulatorOptions, RegionEndpoint } from './types';
+import type { CaPem, InstanceEndpoint, KmsEmulator, KmsEmulatorOptions, RegionEndpoint } from './types';
 
 const REGION_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const INSTANCE_ID = /^kst-[a-z0-9]{1,60}$/;
+const instanceHost = (id: string) => `${id}.cryptoservice.kms.aliyuncs.com`;
 
 /**
  * TLS material per (CA, extra names), generated once per process: an RSA key costs 0.1–1 s on a
@@ -25,8 +29,8 @@ const REGION_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
  */
 const tlsCache = new Map<string, ReturnType<typeof createTlsMaterial>>();
 
-function tlsMaterial(given: CaPem | undefined): ReturnType<typeof createTlsMaterial> {
-  const names = [...new Set(given?.extraDnsNames ?? [])].sort();
+function tlsMaterial(given: CaPem | undefined, instanceHosts: string[]): ReturnType<typeof createTlsMaterial> {
+  const names = [...new Set([...(given?.extraDnsNames ?? []), ...instanceHosts])].sort();
   const key = JSON.stringify([given?.caCertPem ?? '', given?.caKeyPem ?? '', names]);
   let material = tlsCache.get(key);
   if (!material) {
@@ -43,8 +47,14 @@ function checkOptions(o: KmsEmulatorOptions): string[] {
   if (regions.length === 0) throw new RangeError('regions: give at least one region');
   for (const r of regions) if (!REGION_ID.test(r)) throw new RangeError(`regions: ${JSON.stringify(r)} is not a region id such as cn-hangzhou`);
   if (new Set(regions).size !== regions.length) throw new RangeError('regions: a region is listed twice');
+  const instances = o.instances ?? [];
+  for (const id of instances) {
+    if (!INSTANCE_ID.test(id)) throw new RangeError(`instances: ${JSON.stringify(id)} is not an instance id such as kst-hzz65f1a2b3c4d5e6`);
+  }
+  if (new Set(instances).size !== instances.length) throw new RangeError('instances: an instance is listed twice');
+  if (instances.length > 0 && o.tls === false) throw new RangeError('instances: a KMS instance is reached over HTTPS only (tls must not be false)');
   for (const [r, p] of Object.entries(o.ports ?? {})) {
-    if (!regions.includes(r)) throw new RangeError(`ports.${r}: not one of the regions`);
+    if (!regions.includes(r) && !instances.includes(r)) throw new RangeError(`ports.${r}: not one of the regions or instances`);
     if (!Number.isInteger(p) || p < 0 || p > 65535) throw new RangeError(`ports.${r}: must be a port number (0 = any free port)`);
   }
   if (o.stsSessionSeconds !== undefined && (!Number.isInteger(o.stsSessionSeconds) || o.stsSessionSeconds < 1)) throw new RangeError('stsSessionSeconds: must be a positive integer');
@@ -73,17 +83,35 @@ export async function createKmsEmulator(opts: KmsEmulatorOptions = {}): Promise<
   let caPem: string | undefined;
   let tls: { key: string; cert: string } | undefined;
   if (opts.tls !== false) {
-    const material = await tlsMaterial(typeof opts.tls === 'object' ? opts.tls : undefined);
+    const material = await tlsMaterial(typeof opts.tls === 'object' ? opts.tls : undefined, (opts.instances ?? []).map(instanceHost));
     caPem = material.ca.certPem;
     tls = { key: material.server.keyPem, cert: material.server.certPem };
   }
 
-  const servers = new Map<string, RegionServer>(
-    regionIds.map((regionId) => [regionId, createRegionServer({ regionId, port: opts.ports?.[regionId] ?? 0, tls, store, sts, auth, log, logger, now })]),
-  );
-  const server = (regionId: string): RegionServer => {
-    const s = servers.get(regionId);
-    if (!s) throw new RangeError(`unknown region ${regionId} (known: ${regionIds.join(', ')})`);
+  const clientKeys = createClientKeyRegistry();
+  const instanceIds = opts.instances ?? [];
+  // Regions and instances share one map: faults, counters and down/up take either id.
+  const servers = new Map<string, RegionServer>([
+    ...regionIds.map((regionId): [string, RegionServer] => [regionId, createRegionServer({ regionId, port: opts.ports?.[regionId] ?? 0, tls, store, sts, auth, log, logger, now })]),
+    ...instanceIds.map((instanceId): [string, RegionServer] => [
+      instanceId,
+      createRegionServer({
+        regionId: regionIds[0]!,
+        port: opts.ports?.[instanceId] ?? 0,
+        tls,
+        store,
+        sts,
+        auth,
+        log,
+        logger,
+        now,
+        instance: createInstanceApi({ instanceId, regionId: regionIds[0]!, store, clientKeys, now }),
+      }),
+    ]),
+  ]);
+  const server = (id: string): RegionServer => {
+    const s = servers.get(id);
+    if (!s) throw new RangeError(`unknown region or instance ${id} (known: ${[...servers.keys()].join(', ')})`);
     return s;
   };
 
@@ -104,7 +132,13 @@ export async function createKmsEmulator(opts: KmsEmulatorOptions = {}): Promise<
     throw e;
   }
 
-  const regions: Record<string, RegionEndpoint> = Object.fromEntries([...servers].map(([id, s]) => [id, s.info]));
+  const regions: Record<string, RegionEndpoint> = Object.fromEntries(regionIds.map((id) => [id, server(id).info]));
+  const instances: Record<string, InstanceEndpoint> = Object.fromEntries(
+    instanceIds.map((id) => {
+      const info = server(id).info;
+      return [id, { instanceId: id, regionId: regionIds[0]!, host: instanceHost(id), get endpoint() { return info.endpoint; }, get port() { return info.port; }, protocol: 'https' as const }];
+    }),
+  );
   const counters = (regionId?: string): Record<string, number> => {
     const out: Record<string, number> = {};
     for (const s of regionId === undefined ? servers.values() : [server(regionId)]) {
@@ -115,6 +149,8 @@ export async function createKmsEmulator(opts: KmsEmulatorOptions = {}): Promise<
 
   const emulator: KmsEmulator = {
     regions,
+    instances,
+    clientKeys,
     caPem,
     writeCaFile(path) {
       if (!caPem) throw new Error('the emulator serves plain HTTP: there is no CA to write');
@@ -157,6 +193,7 @@ export async function createKmsEmulator(opts: KmsEmulatorOptions = {}): Promise<
   }
   logger.info('kms emulator started', {
     regions: Object.values(regions).map((r) => `${r.regionId}=${r.protocol}://${r.endpoint}`).join(' '),
+    ...(instanceIds.length ? { instances: Object.values(instances).map((i) => `${i.instanceId}=https://${i.endpoint}`).join(' ') } : {}),
     admin: emulator.adminUrl,
   });
   return emulator;

@@ -4,7 +4,7 @@
  */
 export { createKmsEmulator } from './emulator';
 export type {
-  CaPem, FaultControl, FaultSpec, KmsEmulator, KmsEmulatorOptions, LoggedRequest, RegionEndpoint,
+  CaPem, ClientKeyRegistry, InstanceEndpoint, MintedClientKey, FaultControl, FaultSpec, KmsEmulator, KmsEmulatorOptions, LoggedRequest, RegionEndpoint,
 } from './types';
 export type {
   CreateSecretInput, ImportSecretInput, PutSecretValueInput, SecretDescription, SecretStoreApi, SecretVersionView, VersionInfo,
@@ -12,6 +12,7 @@ export type {
 export type { SeedDocument, SeedSecret, SeedVersion } from './seed';
 export { parseSeed, readSeedFile } from './seed';
 export { KmsApiError, SeedError } from './errors';
+export { INSTANCE_APIS } from './instanceApi';
 export { createTestCa, createTestCaAsync, issueServerCert, issueServerCertAsync, loadCa, type CertNames, type ServerCert, type TestCa } from './tls';
 export { percentEncode, v1Signature, v1StringToSign, v3CanonicalRequest, v3Signature, v3StringToSign } from './signature';
 export { ACCOUNT_ID, KMS_VERSION } from './actions';

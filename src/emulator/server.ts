@@ -13,6 +13,7 @@ import type { Logger } from '../telemetry/logger';
 import { KMS_ACTIONS, KMS_VERSION, runKmsAction } from './actions';
 import type { Authenticator, AuthRequest } from './auth';
 import { KmsApiError, missing } from './errors';
+import { instanceErrorBody, type InstanceApi } from './instanceApi';
 import { createRegionFaults, type RegionFaults } from './faults';
 import { distinctHeaders, paramsOf, readBody, sendJson } from './httpUtil';
 import type { RequestLog } from './requestLog';
@@ -37,6 +38,8 @@ export interface RegionServerDeps {
   log: RequestLog;
   logger: Logger;
   now: () => number;
+  /** Set for a dedicated instance's endpoint: it also answers the instance API (ClientKey, protobuf). */
+  instance?: InstanceApi;
 }
 
 export interface RegionServer {
@@ -59,6 +62,19 @@ interface ParsedRequest {
   version?: string;
   isSts: boolean;
   secretName?: string;
+}
+
+/** Lower-case header name → first value (the instance API's headers are single-valued). */
+function firstHeaders(req: IncomingMessage): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = Object.create(null) as Record<string, string | undefined>;
+  for (const [k, v] of Object.entries(req.headersDistinct)) if (v) out[k.toLowerCase()] = v[0];
+  return out;
+}
+
+function sendProtobuf(res: ServerResponse, status: number, body: Uint8Array): void {
+  if (res.destroyed || res.headersSent) return;
+  res.writeHead(status, { 'content-type': 'application/x-protobuf', 'content-length': String(body.length) });
+  res.end(body);
 }
 
 function parseRequest(req: IncomingMessage, body: Buffer): ParsedRequest {
@@ -109,6 +125,10 @@ export function createRegionServer(deps: RegionServerDeps): RegionServer {
       if (!res.destroyed) res.destroy();
       return;
     }
+    if (deps.instance) {
+      const first = firstHeaders(req);
+      if (deps.instance.claims(first)) return handleInstance(deps.instance, req, res, first, body, arrived, requestId);
+    }
     const r = parseRequest(req, body);
     if (req.method === 'GET' && r.authReq.pathname === CREDENTIALS_PATH) {
       count('CredentialsURI');
@@ -119,12 +139,7 @@ export function createRegionServer(deps: RegionServerDeps): RegionServer {
     const known = KMS_ACTIONS.has(r.action) || STS_ACTIONS.has(r.action) ? r.action : 'Unknown';
     count(known);
     const outcome: Outcome = { signatureVersion: deps.auth.scheme(r.authReq), credential: 'none', httpStatus: 200, code: 'OK' };
-    // Aborted when the region goes down or the client goes away: a sleeping (latency) request stops with it.
-    const abort = new AbortController();
-    const downSignal = lifecycle.signal;
-    const onGone = () => abort.abort();
-    downSignal.addEventListener('abort', onGone, { once: true });
-    res.once('close', onGone);
+    const { abort, downSignal, release } = requestSignal(res);
     try {
       const answer = await serve(r, known, requestId, outcome, abort.signal);
       sendJson(res, 200, answer, { 'x-acs-request-id': requestId });
@@ -145,9 +160,78 @@ export function createRegionServer(deps: RegionServerDeps): RegionServer {
       outcome.code = apiError.code;
       sendJson(res, apiError.httpStatus, errorBody(apiError, requestId, r.isSts), { 'x-acs-request-id': requestId });
     } finally {
-      downSignal.removeEventListener('abort', onGone);
-      res.off('close', onGone);
+      release();
       record(arrived, known, r.secretName, outcome);
+    }
+  }
+
+  /** Aborted when the region goes down or the client goes away: a sleeping (latency) request stops with it. */
+  function requestSignal(res: ServerResponse): { abort: AbortController; downSignal: AbortSignal; release: () => void } {
+    const abort = new AbortController();
+    const downSignal = lifecycle.signal;
+    const onGone = () => abort.abort();
+    downSignal.addEventListener('abort', onGone, { once: true });
+    res.once('close', onGone);
+    return {
+      abort,
+      downSignal,
+      release: () => {
+        downSignal.removeEventListener('abort', onGone);
+        res.off('close', onGone);
+      },
+    };
+  }
+
+  /** The instance API: latency and injected faults as on the OpenAPI, then the RSA-signed request, answered in protobuf. */
+  async function handleInstance(
+    api: InstanceApi,
+    req: IncomingMessage,
+    res: ServerResponse,
+    headers: Record<string, string | undefined>,
+    body: Buffer,
+    arrived: number,
+    requestId: string,
+  ): Promise<void> {
+    const action = headers['x-kms-apiname'] ?? 'Unknown';
+    const known = KMS_ACTIONS.has(action) ? action : 'Unknown';
+    count(known);
+    const outcome: Outcome = { signatureVersion: 'rsa', credential: 'none', httpStatus: 200, code: 'OK' };
+    let secretName: string | undefined;
+    const { abort, downSignal, release } = requestSignal(res);
+    try {
+      const latency = faults.latencyMs();
+      if (latency > 0) {
+        outcome.fault = 'latency';
+        await delay(latency, undefined, { signal: abort.signal });
+      }
+      const decision = faults.decide(known);
+      if (decision.error) {
+        outcome.fault = decision.kind;
+        throw decision.error;
+      }
+      const answer = api.serve({ method: req.method ?? 'GET', pathname: (req.url ?? '/').split('?', 1)[0]!, headers, body }, requestId);
+      outcome.credential = 'clientkey';
+      secretName = answer.secretName;
+      sendProtobuf(res, 200, answer.body);
+    } catch (e) {
+      if (abort.signal.aborted) {
+        outcome.httpStatus = 0;
+        outcome.code = downSignal.aborted ? 'RegionDown' : 'ClientClosed';
+        if (!res.destroyed) res.destroy();
+        return;
+      }
+      let error = e;
+      if (!(e instanceof KmsApiError)) {
+        logger.error('kms emulator: internal error', { regionId, action: known, error: e instanceof Error ? e.message : String(e) });
+        error = new KmsApiError('InternalFailure', 500, 'Internal Failure.');
+      }
+      const apiError = error as KmsApiError;
+      outcome.httpStatus = apiError.httpStatus;
+      outcome.code = apiError.code;
+      sendProtobuf(res, apiError.httpStatus, instanceErrorBody(apiError, requestId));
+    } finally {
+      release();
+      record(arrived, known, secretName, outcome);
     }
   }
 

@@ -3,11 +3,13 @@
  * through `src/emulator/index.ts`; keep them stable.
  */
 import type { Logger } from '../telemetry/logger';
+import type { ClientKeyRegistry } from './clientKeys';
 import type { SeedDocument } from './seed';
 import type { SecretStoreApi } from './store';
 
 export type { SeedDocument } from './seed';
 export type { SecretStoreApi } from './store';
+export type { ClientKeyRegistry, MintedClientKey } from './clientKeys';
 
 /** How a region endpoint is reached. */
 export interface RegionEndpoint {
@@ -16,6 +18,20 @@ export interface RegionEndpoint {
   endpoint: string;
   port: number;
   protocol: 'https' | 'http';
+}
+
+/** How a dedicated KMS instance is reached. */
+export interface InstanceEndpoint {
+  /** `kst-…`, as given in `instances`. */
+  instanceId: string;
+  /** The region the instance belongs to (the emulator's first region). */
+  regionId: string;
+  /** `<instanceId>.cryptoservice.kms.aliyuncs.com`: the name its certificate carries. */
+  host: string;
+  /** `127.0.0.1:<port>`. */
+  endpoint: string;
+  port: number;
+  protocol: 'https';
 }
 
 /** A PEM CA certificate and key, e.g. one made earlier by `createTestCa()` and written to a file. */
@@ -34,6 +50,12 @@ export interface KmsEmulatorOptions {
    * loads the CA from PEM instead; `false` serves plain HTTP. @default true
    */
   tls?: boolean | CaPem;
+  /**
+   * Dedicated KMS instances (`kst-…` ids), one HTTPS endpoint each, sharing the store. Each answers
+   * the OpenAPI (RAM credentials) and the instance API (AAP ClientKeys from `clientKeys.mint`);
+   * the server certificate also names `<id>.cryptoservice.kms.aliyuncs.com`. Needs TLS. @default []
+   */
+  instances?: string[];
   /** AccessKey pairs, id → secret, accepted in addition to the seed's `accessKeys`. */
   accessKeys?: Record<string, string>;
   /** A seed document, or the path of a `.json`, `.yaml` or `.yml` file holding one. */
@@ -89,10 +111,10 @@ export interface LoggedRequest {
   /** The API action, `CredentialsURI` for `GET /creds`, or `Unknown`. */
   action: string;
   secretName?: string;
-  /** How the request was signed: `v1` HMAC-SHA1 query, `v3` ACS3-HMAC-SHA256 header, `none`. */
-  signatureVersion: 'v1' | 'v3' | 'none';
+  /** How the request was signed: `v1` HMAC-SHA1 query, `v3` ACS3-HMAC-SHA256 header, `rsa` ClientKey (instance API), `none`. */
+  signatureVersion: 'v1' | 'v3' | 'rsa' | 'none';
   /** What kind of credential signed it. */
-  credential: 'ak' | 'sts' | 'anonymous' | 'none';
+  credential: 'ak' | 'sts' | 'clientkey' | 'anonymous' | 'none';
   httpStatus: number;
   /** `OK`, or the error code answered. */
   code: string;
@@ -100,6 +122,7 @@ export interface LoggedRequest {
   fault?: 'latency' | 'error' | 'throttle';
 }
 
+/** Faults, counters, down/up take a region id or an instance id. */
 export interface FaultControl {
   /** Replaces the fault spec of a region. */
   set(regionId: string, spec: FaultSpec): void;
@@ -115,6 +138,10 @@ export interface FaultControl {
 
 export interface KmsEmulator {
   regions: Record<string, RegionEndpoint>;
+  /** The dedicated instances, by id. */
+  instances: Record<string, InstanceEndpoint>;
+  /** The instances' application access points: mint a ClientKey (file content + password) for tests and dev. */
+  clientKeys: ClientKeyRegistry;
   /** The CA certificate clients pin (HTTPS only). */
   caPem?: string;
   /** Writes `caPem` to a file (mode 0644); throws when serving plain HTTP. */

@@ -40,6 +40,11 @@ export interface CallTimeouts {
   connectTimeoutMs: number;
 }
 
+/** What the pool needs of a target's client: the OpenAPI (RAM credentials) or the instance API (ClientKey). */
+export interface SecretValueClient {
+  getSecretValue(req: GetSecretValueRequest, t: CallTimeouts, signal?: AbortSignal): Promise<GetSecretValueResponseBody>;
+}
+
 export interface KmsClientOptions {
   endpoint: string;
   protocol: 'https' | 'http';
@@ -47,6 +52,11 @@ export interface KmsClientOptions {
   caPem?: string;
   credential: unknown;
   userAgent?: string;
+}
+
+/** An OpenAPI client as a SecretValueClient. The SDK takes no signal: the pool's `abortable` bounds the wait. */
+export function openApiSecretValueClient(client: OpenApiClient): SecretValueClient {
+  return { getSecretValue: (req, t) => getSecretValue(client, req, t) };
 }
 
 export function createKmsClient(o: KmsClientOptions): OpenApiClient {

@@ -28,8 +28,10 @@ const NOT_FOUND = new Set(['Forbidden.ResourceNotFound', 'Forbidden.SecretNotFou
 const DENIED_PREFIXES = ['Forbidden.NoPermission', 'Forbidden.KmsServiceNotEnabled', 'Forbidden.InDebt', 'Forbidden.ProhibitedByRiskControl', 'Forbidden.RAM', 'Forbidden.NoPermission'];
 const THROTTLED = new Set(['Rejected.Throttling', 'Throttling', 'Throttling.User', 'Throttling.Api']);
 const TRANSIENT = new Set(['ServiceUnavailableTemporary', 'ServiceUnavailable', 'InternalFailure', 'InternalError', 'ServiceTimeout']);
-const AUTH_PREFIXES = ['SignatureDoesNotMatch', 'InvalidAccessKeyId', 'IncompleteSignature', 'IllegalTimestamp', 'InvalidTimeStamp', 'SignatureNonceUsed', 'InvalidSecurityToken', 'Forbidden.AccessKey', 'MissingSignature', 'InvalidCredentials'];
-const INVALID_PREFIXES = ['InvalidParameter', 'MissingParameter', 'MissingSecretName', 'ParseRequestParameterException', 'InvalidVersionStage', 'InvalidVersionId'];
+// `Unauthorized` (unknown ClientKey) and `RequestTimeTooSkewed` are the instance API's (instanceApi.ts).
+const AUTH_PREFIXES = ['SignatureDoesNotMatch', 'InvalidAccessKeyId', 'IncompleteSignature', 'IllegalTimestamp', 'InvalidTimeStamp', 'SignatureNonceUsed', 'InvalidSecurityToken', 'Forbidden.AccessKey', 'MissingSignature', 'InvalidCredentials', 'Unauthorized', 'RequestTimeTooSkewed'];
+// `InvalidParam` is the instance API's spelling (it also covers the OpenAPI's InvalidParameter*).
+const INVALID_PREFIXES = ['InvalidParam', 'MissingParameter', 'MissingSecretName', 'ParseRequestParameterException', 'InvalidVersionStage', 'InvalidVersionId'];
 const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED', 'ESOCKETTIMEDOUT', 'UND_ERR_SOCKET']);
 const TLS = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|HOSTNAME_MISMATCH|ALTNAME/;
 

@@ -6,17 +6,20 @@
  * takes a token from the request budget. The caller's signal bounds the whole call, retries and
  * waits included. The Alibaba SDK retries nothing itself (kms-wire.md §3).
  */
-import type { KmsConfig } from '../config/types';
+import type { LookupFunction } from 'node:net';
+import type { KmsConfig, KmsTargetConfig } from '../config/types';
 import { BackendUnavailableError, InvalidArgumentError } from '../errors';
 import { ACS_CURRENT, type SecretSelector, type SecretVersion } from '../model';
 import { silentLogger, type Logger } from '../telemetry/logger';
-import { createKmsClient, getSecretValue, type GetSecretValueRequest } from './api';
+import { createKmsClient, openApiSecretValueClient, type GetSecretValueRequest, type SecretValueClient } from './api';
 import { backoffDelayMs } from './backoff';
 import { abortable, sleep } from '../abort';
 import { LocalTokenBucket, type RequestBudget } from './budget';
 import { classify, type Classified } from './classify';
 import { toSecretVersion } from './convert';
+import { ClientKeyFiles } from './clientKey';
 import { buildCredential, type CredentialProvider } from './credentials';
+import { createInstanceClient } from './instanceApi';
 import { healthOrder, KmsTarget } from './target';
 
 export interface KmsPoolOptions {
@@ -25,6 +28,8 @@ export interface KmsPoolOptions {
   logger?: Logger;
   /** Overrides the provider built from `config.credentials`. */
   credential?: CredentialProvider;
+  /** Resolves instance host names (tests point `<kst-id>.cryptoservice.kms.aliyuncs.com` at loopback). */
+  lookup?: LookupFunction;
   now?: () => number;
   random?: () => number;
   /** Told about every finished attempt (metrics). `outcome` is `OK` or the KMS / network code. */
@@ -54,16 +59,21 @@ export class KmsPool {
     this.random = opts.random ?? Math.random;
     this.logger = opts.logger ?? silentLogger;
     this.budget = opts.budget ?? new LocalTokenBucket({ qps: config.budget.qps, burst: config.budget.burst, now: this.now });
-    const credential = opts.credential ?? buildCredential(config.credentials);
-    this.targets = config.targets.map(
-      (t, i) =>
-        new KmsTarget(
-          t,
-          createKmsClient({ endpoint: t.endpoint, protocol: t.protocol, regionId: t.regionId, caPem: t.caPem, credential, userAgent: 'secrets-gateway' }),
-          { ...config.breaker, now: this.now },
-          i,
-        ),
-    );
+    // RAM credentials only when some target uses the OpenAPI: a ClientKey-only pool builds no credential chain.
+    let credential: CredentialProvider | undefined = opts.credential;
+    const ramCredential = () => (credential ??= buildCredential(config.credentials));
+    this.targets = config.targets.map((t, i) => new KmsTarget(t, this.clientFor(t, ramCredential), { ...config.breaker, now: this.now }, i));
+  }
+
+  /** A ClientKey target speaks the instance API; every other target the OpenAPI. */
+  private clientFor(t: KmsTargetConfig, ramCredential: () => CredentialProvider): SecretValueClient {
+    if (t.clientKey) {
+      if (t.insecureSkipVerify) this.logger.warn('TLS verification is off for this KMS instance (ignoreSslCerts; dev only)', { target: t.id });
+      const clientKey = new ClientKeyFiles({ clientKeyFile: t.clientKey.file, password: t.clientKey.password, targetId: t.id, logger: this.logger });
+      return createInstanceClient({ endpoint: t.endpoint, caPem: t.caPem, insecureSkipVerify: t.insecureSkipVerify, clientKey, userAgent: 'secrets-gateway', lookup: this.opts.lookup, now: this.now });
+    }
+    const client = createKmsClient({ endpoint: t.endpoint, protocol: t.protocol, regionId: t.regionId, caPem: t.caPem, credential: ramCredential(), userAgent: 'secrets-gateway' });
+    return openApiSecretValueClient(client);
   }
 
   /** Health of every target, for readiness and operators. */
@@ -161,7 +171,7 @@ export class KmsPool {
     const started = this.now();
     const { readTimeoutMs, connectTimeoutMs } = this.opts.config;
     try {
-      const body = await abortable(getSecretValue(t.client, req, { readTimeoutMs, connectTimeoutMs }), signal);
+      const body = await abortable(t.client.getSecretValue(req, { readTimeoutMs, connectTimeoutMs }, signal), signal);
       t.observe(this.now() - started);
       t.breaker.onSuccess();
       this.opts.onAttempt?.({ regionId: t.config.regionId, outcome: 'OK', durationMs: this.now() - started });

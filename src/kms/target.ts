@@ -1,6 +1,6 @@
-import type OpenApiClient from '@alicloud/openapi-client';
 import type { KmsTargetConfig } from '../config/types';
 import { CircuitBreaker, type BreakerOptions } from '../breaker';
+import type { SecretValueClient } from './api';
 
 /** EWMA weight of the newest sample. */
 const ALPHA = 0.3;
@@ -12,27 +12,46 @@ export class KmsTarget {
   ewmaMs = 0;
   /** Attempts observed; a target with none has no latency to compare yet. */
   samples = 0;
+  /** When the last attempt was observed (epoch ms). */
+  lastSampleAt = 0;
+  private readonly now: () => number;
+  /**
+   * How long a latency estimate counts: older evidence is forgotten, so a target demoted for
+   * failing (a primary that was down) is tried again once per breaker open period instead of
+   * staying behind a healthy fallback for good.
+   */
+  readonly forgetAfterMs: number;
 
   constructor(
     readonly config: KmsTargetConfig,
-    readonly client: OpenApiClient,
+    readonly client: SecretValueClient,
     breaker: BreakerOptions,
     /** Position in the configured list: the tie-breaker, so the operator's preference holds. */
     readonly index: number,
   ) {
     this.breaker = new CircuitBreaker(breaker);
+    this.now = breaker.now ?? Date.now;
+    this.forgetAfterMs = breaker.openMs;
   }
 
   get id(): string {
     return this.config.id;
   }
 
+  /** Whether the estimate holds evidence recent enough to rank by. */
+  get measured(): boolean {
+    return this.samples > 0 && this.now() - this.lastSampleAt < this.forgetAfterMs;
+  }
+
   observe(ms: number): void {
+    if (!this.measured) this.samples = 0;
     this.ewmaMs = this.samples++ === 0 ? ms : ALPHA * ms + (1 - ALPHA) * this.ewmaMs;
+    this.lastSampleAt = this.now();
   }
 }
 
-const STATE_RANK = { closed: 0, 'half-open': 1, open: 2 } as const;
+/** Closed, or half-open with its probe slot free, ranks first: a half-open breaker exists to let that probe through. */
+const rank = (t: KmsTarget): number => (t.breaker.state === 'closed' || t.breaker.wouldAllow ? 0 : t.breaker.state === 'half-open' ? 1 : 2);
 
 /**
  * Orders targets by health: breaker state first, then latency in coarse buckets, then the
@@ -40,12 +59,11 @@ const STATE_RANK = { closed: 0, 'half-open': 1, open: 2 } as const;
  * a target only loses its place when it is clearly slower (twice the best, and 20 ms more).
  */
 export function healthOrder(targets: KmsTarget[]): KmsTarget[] {
-  // Unmeasured targets rank with the best, so the configured order holds until there is evidence
-  // (otherwise the first call's TLS handshake would push the primary behind an untried region).
-  const sampled = targets.filter((t) => t.samples > 0);
+  // Unmeasured targets (never tried, or not for a while) rank with the best, so the configured
+  // order holds until there is evidence (otherwise the first call's TLS handshake would push the
+  // primary behind an untried region, and a primary that was down would never get its place back).
+  const sampled = targets.filter((t) => t.measured);
   const best = sampled.length ? Math.min(...sampled.map((t) => t.ewmaMs)) : 0;
-  const bucket = (t: KmsTarget) => (t.samples > 0 && t.ewmaMs > 2 * best + 20 ? Math.ceil(Math.log2((t.ewmaMs + 1) / (best + 1))) : 0);
-  return [...targets].sort(
-    (a, b) => STATE_RANK[a.breaker.state] - STATE_RANK[b.breaker.state] || bucket(a) - bucket(b) || a.index - b.index,
-  );
+  const bucket = (t: KmsTarget) => (t.measured && t.ewmaMs > 2 * best + 20 ? Math.ceil(Math.log2((t.ewmaMs + 1) / (best + 1))) : 0);
+  return [...targets].sort((a, b) => rank(a) - rank(b) || bucket(a) - bucket(b) || a.index - b.index);
 }

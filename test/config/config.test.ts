@@ -31,7 +31,7 @@ const invalid: Case[] = [
   { name: 'CA file missing', env: { cache_client_region_id: '[{"regionId":"cn-hangzhou","caFilePath":"/nonexistent/ca.pem"}]' }, setting: 'cache_client_region_id[0].caFilePath', reason: /ENOENT/ },
   { name: 'ak without secret', env: { credentials_type: 'ak', credentials_access_key_id: 'id' }, setting: 'credentials_access_secret' },
   { name: 'unknown credentials type', env: { credentials_type: 'magic' }, setting: 'credentials_type' },
-  { name: 'v1 dkms config', env: { cache_client_dkms_config_info: '[]' }, setting: 'cache_client_dkms_config_info', reason: /Not supported/ },
+  { name: 'v1 dkms config not a list', env: { cache_client_dkms_config_info: '{}' }, setting: 'cache_client_dkms_config_info', reason: /JSON array/ },
   { name: 'serve without targets', env: { SECRETS_GATEWAY_REDIS_URL: 'redis://127.0.0.1:6379' }, mode: 'serve', setting: 'cache_client_region_id' },
   { name: 'serve without TLS', env: { ...SERVE_BASE, SECRETS_GATEWAY_ALLOW_ALL_CALLERS: 'true' }, mode: 'serve', setting: 'SECRETS_GATEWAY_TLS_CERT_FILE', reason: /ALLOW_PLAINTEXT/ },
   { name: 'serve without a policy', env: { ...SERVE_BASE, SECRETS_GATEWAY_ALLOW_PLAINTEXT: 'true' }, mode: 'serve', setting: 'SECRETS_GATEWAY_POLICY_FILE', reason: /ALLOW_ALL_CALLERS/ },

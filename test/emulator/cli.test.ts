@@ -7,7 +7,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import test from 'ava';
 import Credential, { Config as CredentialConfig } from '@alicloud/credentials';
 import OpenApiClient, { Config as OpenApiConfig } from '@alicloud/openapi-client';
+import { loadConfig } from '../../src/config/load';
 import { runKmsEmulatorCommand } from '../../src/emulator';
+import { KmsPool } from '../../src/kms/pool';
 import { rpc } from './helpers';
 
 test('kms-emulator prints working settings for two regions and stops cleanly', async (t) => {
@@ -68,4 +70,37 @@ test('kms-emulator rejects bad flags with usage (exit 2) and a bad seed with its
   let out = '';
   t.is(await runKmsEmulatorCommand(['--help'], { stdout: (s) => (out += s) }), 0);
   t.regex(out, /--access-key ID:SECRET/);
+});
+
+test('kms-emulator --instance --print-settings prints a cache_client_dkms_config_info that works as printed, and no password', async (t) => {
+  let out = '';
+  let err = '';
+  const stop = new AbortController();
+  let printed!: () => void;
+  const ready = new Promise<void>((resolve) => (printed = resolve));
+  const exit = runKmsEmulatorCommand(['--instance', 'kst-cli1', '--print-settings'], {
+    stdout: (s) => {
+      out += s;
+      if (out.includes('export credentials_uri=')) printed();
+    },
+    stderr: (s) => (err += s),
+    signal: stop.signal,
+  });
+  t.teardown(() => stop.abort());
+  const early = await Promise.race([ready.then(() => undefined), exit]);
+  if (early !== undefined) return t.fail(`exited early with ${early}: ${err}`);
+  t.true(out.startsWith('# point a gateway at it:'), 'only the settings on stdout');
+  t.regex(err, /instance kst-cli1 +https:\/\/127\.0\.0\.1:\d+ \(certificate name kst-cli1\.cryptoservice\.kms\.aliyuncs\.com\)/);
+
+  const dkms = /^export cache_client_dkms_config_info='(.+)'$/m.exec(out)![1]!;
+  const entries = JSON.parse(dkms) as { clientKeyFile: string; passwordFromFilePath: string }[];
+  const password = readFileSync(entries[0]!.passwordFromFilePath, 'utf8');
+  t.false(out.includes(password) || err.includes(password), 'the password is only in its file');
+  const config = loadConfig({ mode: 'serve', env: { cache_client_dkms_config_info: dkms, SECRETS_GATEWAY_ALLOW_IN_MEMORY_CACHE: 'true', SECRETS_GATEWAY_ALLOW_PLAINTEXT: 'true', SECRETS_GATEWAY_ALLOW_ALL_CALLERS: 'true' } });
+  const s = await new KmsPool({ config: config.kms }).getSecretValue({ name: 'demo/db-password' });
+  t.is(s.versionId, 'v2');
+
+  stop.abort();
+  t.is(await exit, 0);
+  t.false(existsSync(entries[0]!.clientKeyFile), 'the temporary ClientKey is removed on exit');
 });

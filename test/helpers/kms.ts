@@ -1,7 +1,10 @@
 /** Starts the KMS emulator for a test and builds KMS configs that point at it over HTTPS with its CA pinned. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import type { KmsConfig, KmsTargetConfig } from '../../src/config/types';
-import type { KmsEmulator, KmsEmulatorOptions } from '../../src/emulator';
+import type { KmsEmulator, KmsEmulatorOptions, MintedClientKey } from '../../src/emulator';
 import { createKmsEmulator } from '../../src/emulator';
 
 process.env.ALIBABA_CLOUD_ECS_METADATA_DISABLED = 'true';
@@ -38,4 +41,34 @@ export function baseKmsConfig(over: Partial<KmsConfig> = {}): KmsConfig {
     budget: { qps: 1000, burst: 1000, replicas: 1 },
     ...over,
   };
+}
+
+/** A ClientKey minted by the emulator for `instanceId`, written to files as the console's download would be. */
+export interface ClientKeyFixture {
+  target: KmsTargetConfig;
+  minted: MintedClientKey;
+  dir: string;
+  clientKeyFile: string;
+  passwordFile: string;
+}
+
+export async function clientKeyTarget(t: ExecutionContext, emu: KmsEmulator, instanceId = Object.keys(emu.instances)[0]!): Promise<ClientKeyFixture> {
+  const inst = emu.instances[instanceId]!;
+  const minted = await emu.clientKeys.mint({ instanceIds: [instanceId] });
+  const dir = mkdtempSync(join(tmpdir(), 'clientkey-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const clientKeyFile = join(dir, `clientKey_${instanceId}.json`);
+  const passwordFile = join(dir, `clientKey_${instanceId}_Password.txt`);
+  writeFileSync(clientKeyFile, minted.clientKeyJson, { mode: 0o600 });
+  writeFileSync(passwordFile, minted.password + '\n', { mode: 0o600 });
+  const target: KmsTargetConfig = {
+    id: `${inst.regionId}/${inst.endpoint}`,
+    regionId: inst.regionId,
+    endpoint: inst.endpoint,
+    kind: 'dedicated',
+    protocol: 'https',
+    caPem: emu.caPem,
+    clientKey: { file: clientKeyFile, password: { kind: 'file', path: passwordFile } },
+  };
+  return { target, minted, dir, clientKeyFile, passwordFile };
 }

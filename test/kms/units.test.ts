@@ -130,7 +130,7 @@ test('local token bucket: burst, then refill at qps, then ThrottledError when th
 test('health order keeps the configured order until latency says otherwise; breaker state comes first', (t) => {
   const mk = (i: number, ewmaMs: number, samples: number) => {
     const target = new KmsTarget({ id: `t${i}`, regionId: `r${i}`, endpoint: 'x', kind: 'shared', protocol: 'https' }, {} as never, { failureThreshold: 1, openMs: 1000 }, i);
-    Object.assign(target, { ewmaMs, samples });
+    Object.assign(target, { ewmaMs, samples, lastSampleAt: Date.now() });
     return target;
   };
   const ids = (ts: KmsTarget[]) => healthOrder(ts).map((x) => x.id);
