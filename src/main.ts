@@ -17,6 +17,7 @@ import {
   type SecretSource,
 } from './cache';
 import { KeyNamer } from './cache/keys';
+import { MessageAuth } from './cluster/messageAuth';
 import { createAuditSink } from './auth/audit';
 import { CallerGate } from './auth/gate';
 import { JwtVerifier } from './auth/jwt';
@@ -155,13 +156,13 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
         onAttempt: (a) => instruments.kmsAttempts.add(1, { 'kms.region': a.regionId, 'kms.outcome': a.outcome }),
       });
     const tier = redis ? new RedisTier(redis, prefix) : new MemoryTier(new MemoryBackend(), prefix);
-    const store = new SecretStore({ source, tier, keyRing, config: tuning, logger: logger.child({ component: 'cache' }) });
+    const store = new SecretStore({ source, tier, keyRing, config: { ...tuning, forcedRefreshMinIntervalMs: config.cache.forcedRefreshMinIntervalMs }, logger: logger.child({ component: 'cache' }) });
     closers.push(() => store.close());
     await store.ready({ signal: AbortSignal.timeout(config.redis.connectTimeoutMs * 2) }).catch(() => undefined);
 
     const namer = new KeyNamer(keyRing.namingKey, prefix);
     const bus = redis
-      ? createRedisWatchBus({ redis, tagOf: (k) => namer.tag(k), keyPrefix: prefix, logger: logger.child({ component: 'watch' }) })
+      ? createRedisWatchBus({ redis, tagOf: (k) => namer.tag(k), keyPrefix: prefix, logger: logger.child({ component: 'watch' }), auth: new MessageAuth({ key: keyRing.channelKey, logger: logger.child({ component: 'cluster' }) }) })
       : createMemoryBus();
     const hub = createWatchHub({
       reader: store,
@@ -180,7 +181,6 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
       watchHub: hub,
       logger,
       heartbeatMs: config.watch.heartbeatMs,
-      minMaxStalenessMs: config.cache.forcedRefreshMinIntervalMs,
       telemetry: { tracer: telemetry.tracer, instruments },
       limits: { maxStreams: config.watch.maxStreams, maxStreamsPerCaller: config.watch.maxStreamsPerCaller },
     });

@@ -49,6 +49,16 @@ export interface CacheConfig {
   breakerFailureThreshold: number;
   /** How long the breaker stays open before one probe command is let through. @default 2000 */
   breakerOpenMs: number;
+  /**
+   * A read's `maxStalenessMs` below this is raised to it, on every path (callers, watch polls,
+   * re-reads after events), so nothing can force more than one KMS call per key per interval
+   * through this replica. @default 0
+   */
+  forcedRefreshMinIntervalMs: number;
+  /** Clock difference between replicas tolerated when comparing their `checkedAt` times. @default 1000 */
+  maxClockSkewMs: number;
+  /** Keys whose newest seen version this replica remembers (rollback detection). @default 100000 */
+  highWaterMarks: number;
 }
 
 export const DEFAULT_CACHE_CONFIG: Readonly<CacheConfig> = Object.freeze({
@@ -74,6 +84,9 @@ export const DEFAULT_CACHE_CONFIG: Readonly<CacheConfig> = Object.freeze({
   maxSubscriptions: 100_000,
   breakerFailureThreshold: 5,
   breakerOpenMs: 2_000,
+  forcedRefreshMinIntervalMs: 0,
+  maxClockSkewMs: 1_000,
+  highWaterMarks: 100_000,
 });
 
 type NumKey = { [K in keyof CacheConfig]: CacheConfig[K] extends number ? K : never }[keyof CacheConfig];
@@ -99,6 +112,9 @@ const RANGES: Record<NumKey, [min: number, max: number]> = {
   maxSubscriptions: [0, 10_000_000],
   breakerFailureThreshold: [1, 1000],
   breakerOpenMs: [10, 600_000],
+  forcedRefreshMinIntervalMs: [0, 600_000],
+  maxClockSkewMs: [0, 60_000],
+  highWaterMarks: [1, 10_000_000],
 };
 
 /** Fills in defaults and checks every range; the error names the setting (`cache.<name>`) and its range. */

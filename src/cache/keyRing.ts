@@ -10,6 +10,7 @@ import { ConfigError } from '../errors';
 
 const SEAL_INFO = 'secrets-gateway/cache/seal/v1';
 const NAMES_INFO = 'secrets-gateway/cache/names/v1';
+const CHANNEL_INFO = 'secrets-gateway/cluster/channel-mac/v1';
 const ID_RE = /^[A-Za-z0-9_-]{1,32}$/;
 
 export interface SealKey {
@@ -25,6 +26,11 @@ export interface KeyRing {
   ids(): string[];
   /** HMAC key for Redis key names (see keys.ts); derived from the `namingKeyId` entry. */
   namingKey: Buffer;
+  /**
+   * HMAC key for coordination messages between replicas (cluster/messageAuth.ts). Derived from the
+   * same pinned entry as `namingKey` (its own label), so replicas mid-rotation still agree on it.
+   */
+  channelKey: Buffer;
 }
 
 export interface KeyRingOptions {
@@ -60,6 +66,7 @@ export function keyRingFrom(entries: { id: string; material: Buffer }[], opts: K
     get: (id) => byId.get(id),
     ids: () => [...byId.keys()],
     namingKey: derive(naming.material, NAMES_INFO),
+    channelKey: derive(naming.material, CHANNEL_INFO),
   };
 }
 

@@ -19,8 +19,9 @@ import type { ClusterLock, HeldLock } from './clusterLock';
 import type { CacheConfig } from './config';
 import { makeEntry, type CacheEntry } from './entry';
 import type { EntryCodec } from './entryCodec';
-import { encodeEvent, type EvictReason } from './events';
+import type { EvictReason, WireEvent } from './events';
 import type { FillWaiters } from './fillWaiters';
+import type { HighWaterMarks } from './highWater';
 import type { L1 } from './l1';
 import type { SecretSource } from './secretSource';
 import type { SharedRead, SharedTier } from './sharedTier';
@@ -54,6 +55,10 @@ export interface LoaderDeps {
   instanceId: string;
   /** Closes on store.close(): ends source calls. One child per call, no listener on the scope. */
   closeScope: AbortScope;
+  /** What this replica has seen of each entry: L2 entries older than that are ignored. */
+  marks: HighWaterMarks;
+  /** The wire form of an event: encoded and authenticated (cluster/messageAuth.ts). */
+  encode(ev: WireEvent): string;
   /** Local notification (subscribers, refresher) after this process wrote or evicted an entry. */
   onLocal(t: Target, e: { type: 'written'; entry: CacheEntry } | { type: 'evicted'; reason: EvictReason }): void;
 }
@@ -86,7 +91,7 @@ export class Loader {
       // While L2 is reachable only what it holds may be answered stale: it keeps every value for its
       // whole stale window, so an L1 value missing there was evicted (NotFound, AccessDenied) by a
       // replica whose event we may have missed. Fail closed.
-      stale = got.entry && !got.negative ? got.entry : undefined;
+      stale = got.entry && !got.negative && this.admitted(t, got.entry) ? got.entry : undefined;
       const hit = this.usable(t, got, rank, firstSeen);
       if (hit) return hit;
       firstSeen ??= got.raw;
@@ -102,7 +107,7 @@ export class Loader {
           const again = await this.read(t).catch(() => undefined);
           const hitAgain = again && this.usable(t, again, rank, firstSeen);
           if (hitAgain) return hitAgain;
-          return await this.fetch(t, held, again ? (again.entry && !again.negative ? again.entry : undefined) : stale);
+          return await this.fetch(t, held, again ? (again.entry && !again.negative && this.admitted(t, again.entry) ? again.entry : undefined) : stale);
         } finally {
           await held.release();
         }
@@ -129,18 +134,28 @@ export class Loader {
    */
   private usable(t: Target, got: Decoded, rank: number, firstSeen: string | undefined): LoadResult | undefined {
     const now = this.d.now();
+    // Something that changed since this fill first looked was written by a fill that began after
+    // the caller asked: accepted within the replicas' clock skew of `rank`, never further (a
+    // change alone proves nothing: anyone who can write Redis can change it).
     const changed = firstSeen !== undefined && got.raw !== firstSeen;
+    const floor = changed ? rank - this.d.cfg.maxClockSkewMs : rank;
     const neg = got.negative;
-    if (neg && now < neg.expiresAtMs && (neg.checkedAtMs >= rank || changed)) {
+    if (neg && now < neg.expiresAtMs && neg.checkedAtMs >= floor) {
       this.d.l1.setNegative(t.key, t.tag, neg, now);
       throw notFound(t.sel);
     }
     const e = got.entry;
-    if (!neg && e && now < e.freshUntilMs && (e.checkedAtMs >= rank || changed)) {
+    if (!neg && e && now < e.freshUntilMs && e.checkedAtMs >= floor && this.admitted(t, e)) {
+      this.d.marks.saw(t.tag, e.secret.versionId, e.checkedAtMs, e.secret.createTimeMs);
       this.d.l1.setValue(t.key, t.tag, e, now);
       return { entry: e, source: 'SHARED_CACHE' };
     }
     return undefined;
+  }
+
+  /** Not a rollback: no older version than this replica has seen current, nothing from before an eviction. */
+  private admitted(t: Target, e: CacheEntry): boolean {
+    return this.d.marks.admits(t.tag, e.secret.versionId, e.checkedAtMs, e.secret.createTimeMs);
   }
 
   /** Calls the source. `held`: the cluster lock (shared mode); undefined: local-only mode. */
@@ -162,12 +177,13 @@ export class Loader {
     }
     const now = this.d.now();
     const entry = makeEntry(secret, now, this.d.cfg);
+    this.d.marks.saw(t.tag, secret.versionId, now, secret.createTimeMs);
     this.d.l1.setValue(t.key, t.tag, entry, now);
     if (held) {
       const sealed = this.d.codec.sealValue(t.key, entry);
       const written = await this.d.breaker.run(() => this.d.tier.fillValue(t.tag, held.token, sealed, entry.staleUntilMs - now)).catch(() => false);
       if (written) {
-        const msg = encodeEvent({ type: 'written', tag: t.tag, versionId: secret.versionId, checkedAtMs: now, origin: this.d.instanceId });
+        const msg = this.d.encode({ type: 'written', tag: t.tag, versionId: secret.versionId, checkedAtMs: now, createTimeMs: secret.createTimeMs, origin: this.d.instanceId });
         await this.d.breaker.run(() => this.d.tier.publish(msg)).catch(() => {});
       }
     }
@@ -193,6 +209,7 @@ export class Loader {
     const now = this.d.now();
     const negTtl = this.d.cfg.negativeTtlMs;
     const negative = { checkedAtMs: now, expiresAtMs: now + negTtl };
+    this.d.marks.evicted(t.tag, now);
     if (reason === 'notFound' && negTtl > 0) this.d.l1.setNegative(t.key, t.tag, negative, now);
     else this.d.l1.delete(t.key);
     if (this.d.breaker.available) {
@@ -202,7 +219,7 @@ export class Loader {
         negativeWritten = (await run(() => this.d.tier.fillNegative(t.tag, held.token, this.d.codec.sealNegative(t.key, negative), negTtl))) === true;
       }
       if (!negativeWritten) await run(() => this.d.tier.evict(t.tag));
-      await run(() => this.d.tier.publish(encodeEvent({ type: 'evicted', tag: t.tag, reason, origin: this.d.instanceId })));
+      await run(() => this.d.tier.publish(this.d.encode({ type: 'evicted', tag: t.tag, reason, origin: this.d.instanceId })));
     }
     this.d.onLocal(t, { type: 'evicted', reason });
   }

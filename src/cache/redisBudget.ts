@@ -11,24 +11,7 @@ import { LocalTokenBucket, type RequestBudget } from '../kms/budget';
 import { Breaker } from './breaker';
 import { budgetKey } from './keys';
 import type { RedisClient } from './redisClient';
-import { LuaScript } from './redisTier';
-
-/** KEYS: bucket. ARGV: qps, burst. Returns 0 when a token was taken, else ms until one will be. */
-const TAKE = new LuaScript(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local qps = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(b[1])
-local at = tonumber(b[2])
-if tokens == nil or at == nil then tokens = burst; at = now end
-if now > at then tokens = math.min(burst, tokens + (now - at) * qps / 1000); at = now end
-local wait = 0
-if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) * 1000 / qps) end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(at))
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / qps) + 1000)
-return wait`);
+import { runScript } from '../cluster/scripts';
 
 export interface RedisBudgetOptions {
   /** Tokens per second for the whole cluster, per target. */
@@ -61,7 +44,7 @@ export class RedisTokenBucket implements RequestBudget {
   /** One attempt: 0 when a token was taken, else ms until one will be. Throws when Redis is unavailable. */
   tryTake(targetId: string): Promise<number> {
     const key = budgetKey(this.opts.keyPrefix ?? 'sg', targetId);
-    return this.breaker.run(async () => Number(await TAKE.run(this.client, [key], [this.opts.qps, this.opts.burst])));
+    return this.breaker.run(() => runScript(this.client, 'sgTakeToken', [key], [this.opts.qps, this.opts.burst]));
   }
 
   async acquire(targetId: string, signal?: AbortSignal): Promise<void> {
@@ -73,7 +56,10 @@ export class RedisTokenBucket implements RequestBudget {
       } catch {
         return this.fallback.acquire(targetId, signal);
       }
-      if (waitMs <= 0) return;
+      if (!(waitMs > 0)) return;
+      // One token is never more than 1/qps away in a bucket the gateway wrote: a longer answer
+      // is a tampered bucket (which the script resets), so it is clamped rather than slept.
+      waitMs = Math.min(waitMs, Math.ceil(1000 / this.opts.qps) + 1);
       if (signal?.aborted || (!signal && Date.now() + waitMs > deadline)) {
         throw new ThrottledError(`KMS request budget exhausted for ${targetId}`);
       }

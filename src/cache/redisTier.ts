@@ -4,44 +4,10 @@
  * in Cluster too. Commands are bounded by the client's `commandTimeout`; the store wraps every call
  * in its breaker. Pub/sub uses a duplicate connection that this tier owns and closes.
  */
-import { createHash } from 'node:crypto';
+import { foreignAbove, runScript } from '../cluster/scripts';
 import type { RedisClient } from './redisClient';
 import { entryKeys, eventsChannel } from './keys';
 import type { SharedRead, SharedTier } from './sharedTier';
-
-/** A Lua script run by EVALSHA, loaded with EVAL on NOSCRIPT (e.g. after a Redis restart). */
-export class LuaScript {
-  readonly sha: string;
-  constructor(readonly source: string) {
-    this.sha = createHash('sha1').update(source).digest('hex');
-  }
-
-  async run(client: RedisClient, keys: string[], args: (string | number)[]): Promise<unknown> {
-    try {
-      return await client.evalsha(this.sha, keys.length, ...keys, ...args);
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return client.eval(this.source, keys.length, ...keys, ...args);
-    }
-  }
-}
-
-/** KEYS: lock, write, delete. ARGV: token, sealed, ttlMs. Writes only while the token holds the lock. */
-const FENCED_FILL = new LuaScript(`
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
-redis.call('DEL', KEYS[3])
-return 1`);
-
-/** KEYS: lock (or lease). ARGV: token. Compare-and-delete. */
-const UNLOCK = new LuaScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`);
-
-/** KEYS: lock. ARGV: token, leaseMs. Compare-and-pexpire. */
-const EXTEND = new LuaScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0`);
 
 export class RedisTier implements SharedTier {
   readonly kind = 'redis' as const;
@@ -64,12 +30,12 @@ export class RedisTier implements SharedTier {
 
   async fillValue(tag: string, token: string, sealed: string, ttlMs: number): Promise<boolean> {
     const k = entryKeys(this.prefix, tag);
-    return (await FENCED_FILL.run(this.client, [k.lock, k.value, k.negative], [token, sealed, Math.max(1, Math.ceil(ttlMs))])) === 1;
+    return (await runScript(this.client, 'sgFencedFill', [k.lock, k.value, k.negative], [token, sealed, Math.max(1, Math.ceil(ttlMs))])) === 1;
   }
 
   async fillNegative(tag: string, token: string, sealed: string, ttlMs: number): Promise<boolean> {
     const k = entryKeys(this.prefix, tag);
-    return (await FENCED_FILL.run(this.client, [k.lock, k.negative, k.value], [token, sealed, Math.max(1, Math.ceil(ttlMs))])) === 1;
+    return (await runScript(this.client, 'sgFencedFill', [k.lock, k.negative, k.value], [token, sealed, Math.max(1, Math.ceil(ttlMs))])) === 1;
   }
 
   async evict(tag: string): Promise<void> {
@@ -78,23 +44,23 @@ export class RedisTier implements SharedTier {
   }
 
   async tryLock(tag: string, token: string, leaseMs: number): Promise<boolean> {
-    return (await this.client.set(entryKeys(this.prefix, tag).lock, token, 'PX', leaseMs, 'NX')) === 'OK';
+    return (await runScript(this.client, 'sgAcquire', [entryKeys(this.prefix, tag).lock], [token, leaseMs, foreignAbove(leaseMs)])) === 1;
   }
 
   async extendLock(tag: string, token: string, leaseMs: number): Promise<boolean> {
-    return (await EXTEND.run(this.client, [entryKeys(this.prefix, tag).lock], [token, leaseMs])) === 1;
+    return (await runScript(this.client, 'sgExtend', [entryKeys(this.prefix, tag).lock], [token, leaseMs])) === 1;
   }
 
   async unlock(tag: string, token: string): Promise<boolean> {
-    return (await UNLOCK.run(this.client, [entryKeys(this.prefix, tag).lock], [token])) === 1;
+    return (await runScript(this.client, 'sgRelease', [entryKeys(this.prefix, tag).lock], [token])) === 1;
   }
 
   async tryLease(tag: string, token: string, leaseMs: number): Promise<boolean> {
-    return (await this.client.set(entryKeys(this.prefix, tag).lease, token, 'PX', leaseMs, 'NX')) === 'OK';
+    return (await runScript(this.client, 'sgAcquire', [entryKeys(this.prefix, tag).lease], [token, leaseMs, foreignAbove(leaseMs)])) === 1;
   }
 
   async releaseLease(tag: string, token: string): Promise<boolean> {
-    return (await UNLOCK.run(this.client, [entryKeys(this.prefix, tag).lease], [token])) === 1;
+    return (await runScript(this.client, 'sgRelease', [entryKeys(this.prefix, tag).lease], [token])) === 1;
   }
 
   async publish(message: string): Promise<void> {

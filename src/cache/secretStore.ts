@@ -13,7 +13,9 @@ import { ClusterLock } from './clusterLock';
 import { resolveCacheConfig, type CacheConfig } from './config';
 import { EntryCodec } from './entryCodec';
 import type { CacheEntry } from './entry';
-import { decodeEvent, type CacheUpdateListener, type EvictReason } from './events';
+import { decodeEvent, encodeEvent, type CacheUpdateListener, type EvictReason } from './events';
+import { MessageAuth } from '../cluster/messageAuth';
+import { HighWaterMarks } from './highWater';
 import { FillWaiters } from './fillWaiters';
 import type { KeyRing } from './keyRing';
 import { KeyNamer } from './keys';
@@ -84,6 +86,8 @@ export class SecretStore {
   private readonly refresher: Refresher;
   private readonly subs: Subscriptions;
   private readonly closer = new AbortScope();
+  private readonly auth: MessageAuth;
+  private readonly marks: HighWaterMarks;
   private readonly subscribed: Promise<void>;
   private readonly instanceId = randomBytes(8).toString('base64url');
   private closed = false;
@@ -107,7 +111,11 @@ export class SecretStore {
     this.waiters = new FillWaiters(cfg.maxFlights);
     this.lock = new ClusterLock(this.tier, this.breaker, cfg.lockLeaseMs, this.logger);
     this.flights = new SingleFlight<LoadResult>({ maxWaitersPerKey: cfg.maxWaitersPerKey, maxFlights: cfg.maxFlights });
+    this.marks = new HighWaterMarks(cfg.highWaterMarks, cfg.maxClockSkewMs);
+    this.auth = new MessageAuth({ key: deps.keyRing.channelKey, now: this.now, logger: this.logger });
     this.loader = new Loader({
+      encode: (ev) => this.auth.seal(encodeEvent(ev)),
+      marks: this.marks,
       cfg,
       now: this.now,
       logger: this.logger,
@@ -144,7 +152,8 @@ export class SecretStore {
 
   async get(sel: SecretSelector, opts: GetOptions = {}): Promise<CacheResult> {
     const now = this.now();
-    const max = opts.maxStalenessMs;
+    // The forced-refresh floor holds on every path that reaches the store, not only on GetSecret.
+    const max = opts.maxStalenessMs === undefined ? undefined : Math.max(opts.maxStalenessMs, this.config.forcedRefreshMinIntervalMs);
     // 0 (or less) means "ask KMS now", like refresh(); otherwise anything checked within `max` ms.
     const rank = max === undefined ? -Infinity : max <= 0 ? now + 1 : now - max;
     return this.read(sel, rank, opts.signal, opts.admitMiss);
@@ -176,6 +185,11 @@ export class SecretStore {
       signal,
       accept: (x) => x.source === 'STALE' || x.entry.checkedAtMs >= rank,
     });
+    // Leader or follower, an answer honours the bound the caller set (the flight's leader skips
+    // `accept`, so this is checked here for every answer).
+    if (r.source !== 'STALE' && r.entry.checkedAtMs < rank - this.config.maxClockSkewMs) {
+      throw new BackendUnavailableError(`no answer for "${sel.name}" checked recently enough for max_staleness`);
+    }
     if (r.source === 'STALE') {
       if (r.entry.checkedAtMs < rank) throw r.cause;
       this.refresher.track(t, now + this.config.refreshRetryMs, now);
@@ -283,11 +297,15 @@ export class SecretStore {
   }
 
   private onMessage(message: string): void {
-    const ev = decodeEvent(message);
-    if (!ev || this.closed) return;
+    if (this.closed) return;
+    const body = this.auth.open(message);
+    const ev = body === null ? null : decodeEvent(body, this.auth.horizonMs);
+    if (!ev) return;
     this.waiters.notify(ev.tag);
     if (ev.origin === this.instanceId) return;
     this.l1.deleteByTag(ev.tag);
+    if (ev.type === 'written') this.marks.saw(ev.tag, ev.versionId, ev.checkedAtMs, ev.createTimeMs);
+    else this.marks.evicted(ev.tag, this.now());
     if (ev.type === 'evicted') {
       this.refresher.untrack(ev.tag);
       this.subs.emit(ev.tag, { type: 'evicted', reason: ev.reason, origin: 'remote' });

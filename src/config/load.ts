@@ -64,6 +64,8 @@ export function loadConfig(opts: LoadOptions): GatewayConfig {
   const targets = kmsTargetsFrom(get, file ? dirname(file) : cwd, env, opts.mode);
 
   const redisTarget = redisTargetFrom(get);
+  if (redisTarget && opts.mode === 'serve' && !get('SECRETS_GATEWAY_ALLOW_PLAINTEXT_REDIS')) checkRedisTransport(redisTarget);
+  if (opts.mode === 'serve') checkKmsTransport(targets, env);
   const allowInMemory = get('SECRETS_GATEWAY_ALLOW_IN_MEMORY_CACHE');
   if (!redisTarget && opts.mode === 'serve' && !allowInMemory) {
     throw new ConfigError(
@@ -252,6 +254,41 @@ function kmsTargetsFrom(get: Get, baseDir: string, env: NodeJS.ProcessEnv, mode:
     throw new ConfigError('cache_client_region_id', 'at least one KMS target is required, e.g. [{"regionId":"cn-hangzhou"}] (or a ClientKey instance in cache_client_dkms_config_info)');
   }
   return targets;
+}
+
+/**
+ * serve talks to Redis over TLS with AUTH: Redis holds no plaintext, but it carries the
+ * coordination every replica acts on, and AUTH must not cross the network in clear.
+ */
+function checkRedisTransport(t: RedisTarget): void {
+  const hatch = 'or set SECRETS_GATEWAY_ALLOW_PLAINTEXT_REDIS=true';
+  if ('url' in t) {
+    const u = new URL(t.url);
+    if (u.protocol !== 'rediss:') throw new ConfigError('SECRETS_GATEWAY_REDIS_URL', `serve requires rediss:// (TLS), ${hatch}`);
+    if (!u.password) throw new ConfigError('SECRETS_GATEWAY_REDIS_URL', `serve requires Redis AUTH (a password in the URL), ${hatch}`);
+    return;
+  }
+  if (!t.tls) throw new ConfigError('SECRETS_GATEWAY_REDIS_TLS', `serve requires TLS to Redis, ${hatch}`);
+  if (!t.password) throw new ConfigError('SECRETS_GATEWAY_REDIS_PASSWORD', `serve requires Redis AUTH, ${hatch}`);
+}
+
+/**
+ * serve reaches KMS only over verified HTTPS: no plain HTTP target, no target whose kind
+ * contradicts its endpoint (an instance endpoint needs its CA), and no process-wide switch that
+ * turns certificate checks off.
+ */
+function checkKmsTransport(targets: KmsTargetConfig[], env: NodeJS.ProcessEnv): void {
+  if (env.NODE_TLS_REJECT_UNAUTHORIZED === '0') {
+    throw new ConfigError('NODE_TLS_REJECT_UNAUTHORIZED', 'is 0, which turns off TLS certificate checks for KMS and Redis: serve refuses to start with it');
+  }
+  for (const t of targets) {
+    const setting = t.clientKey ? 'cache_client_dkms_config_info' : 'cache_client_region_id';
+    if (t.protocol === 'http') throw new ConfigError(setting, `${t.id}: serve requires https to KMS (protocol "http" is for the local emulator in dev mode)`);
+    const host = t.endpoint.replace(/:\d+$/, '');
+    if (host.endsWith('.cryptoservice.kms.aliyuncs.com') && t.kind !== 'dedicated') {
+      throw new ConfigError(setting, `${t.id}: a *.cryptoservice.kms.aliyuncs.com endpoint is a dedicated KMS instance; its kind must be "dedicated" (with its CA), not "${t.kind}"`);
+    }
+  }
 }
 
 /** Exactly one of URL, Cluster nodes or Sentinels picks the Redis mode. */

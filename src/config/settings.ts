@@ -61,6 +61,7 @@ export const SETTINGS = {
   SECRETS_GATEWAY_WARMUP_SECRETS: s({ parse: names, default: [] as string[], doc: 'Secret names (ACSCurrent) to load at startup, jittered and with bounded concurrency, so a rolling restart never stampedes KMS.' }),
   SECRETS_GATEWAY_WARMUP_CONCURRENCY: s({ parse: int(1, 64), default: 4, doc: 'Warm-up reads in flight at once. @default 4' }),
   SECRETS_GATEWAY_WARMUP_JITTER_MS: s({ parse: int(0, 60_000), default: 1_000, doc: 'Each warm-up read first waits a random 0..N ms. @default 1000' }),
+  SECRETS_GATEWAY_ALLOW_PLAINTEXT_REDIS: s({ parse: bool, default: false, doc: 'Let serve use Redis without TLS (redis://, or SECRETS_GATEWAY_REDIS_TLS=false) or without AUTH. Values stay sealed, but coordination traffic and AUTH would cross the network in clear. @default false' }),
   SECRETS_GATEWAY_ALLOW_IN_MEMORY_CACHE: s({ parse: bool, default: false, doc: 'Let `serve` run without Redis: each replica then caches and calls KMS on its own. @default false' }),
   SECRETS_GATEWAY_LOG_LEVEL: s({ parse: oneOf('debug', 'info', 'warn', 'error'), default: 'info' as const, doc: 'Log level. @default info' }),
   SECRETS_GATEWAY_OTLP_ENDPOINT: s({ parse: httpUrl, doc: 'OpenTelemetry: export traces and metrics over OTLP/HTTP to this base URL (e.g. http://otel-collector:4318). Unset: telemetry is off (no-op).' }),

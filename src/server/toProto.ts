@@ -20,7 +20,8 @@ const SOURCE: Record<FreshnessInfo['source'], Freshness_Source> = {
   STALE: Freshness_Source.SOURCE_STALE,
 };
 
-const date = (ms: number | undefined): Date | undefined => (ms === undefined || !Number.isFinite(ms) ? undefined : new Date(ms));
+/** A valid Date, or undefined: a time outside what Date holds (±8.64e15 ms) must never reach the encoder. */
+const date = (ms: number | undefined): Date | undefined => (ms === undefined || !Number.isFinite(ms) || Math.abs(ms) > 8.64e15 ? undefined : new Date(ms));
 
 export function toProtoSecret(s: SecretVersion): Secret {
   const out: Secret = {

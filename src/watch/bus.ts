@@ -58,8 +58,11 @@ export function encodeEvent(ev: BusEvent): string {
     : JSON.stringify({ k: 'g', t: ev.tag, e: ev.reason });
 }
 
-/** Parses one message; anything malformed (another version, a stray publisher) yields undefined. */
-export function decodeEvent(raw: string): BusEvent | undefined {
+/**
+ * Parses one (authenticated) message; anything malformed (another version, a stray publisher), or
+ * a time outside [0, horizonMs], yields undefined: a peer's clock never reaches a heartbeat unchecked.
+ */
+export function decodeEvent(raw: string, horizonMs: number): BusEvent | undefined {
   let m: Record<string, unknown>;
   try {
     m = JSON.parse(raw) as Record<string, unknown>;
@@ -67,8 +70,8 @@ export function decodeEvent(raw: string): BusEvent | undefined {
     return undefined;
   }
   if (typeof m !== 'object' || m === null || typeof m.t !== 'string') return undefined;
-  if (m.k === 'c' && typeof m.v === 'string' && typeof m.c === 'number') {
-    return { kind: 'checked', tag: m.t, versionId: m.v, checkedAtMs: m.c, rotated: m.r === 1 };
+  if (m.k === 'c' && typeof m.v === 'string' && Number.isSafeInteger(m.c) && (m.c as number) >= 0 && (m.c as number) <= horizonMs) {
+    return { kind: 'checked', tag: m.t, versionId: m.v, checkedAtMs: m.c as number, rotated: m.r === 1 };
   }
   if (m.k === 'g' && (m.e === 'not_found' || m.e === 'denied')) return { kind: 'gone', tag: m.t, reason: m.e };
   return undefined;

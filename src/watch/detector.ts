@@ -51,6 +51,10 @@ interface KeyPoller {
   /** Local time of the newest check by any replica (for the cadence after a takeover). */
   lastCheckLocalMs?: number;
   interestAtMs: number;
+  /** When this replica started tracking the key (local ms). */
+  trackedAtMs: number;
+  /** The key went unpolled past 3 intervals: warned once until someone polls it again. */
+  unpolledWarned?: boolean;
   /** Interest joins and leaves of this key, in order: a leave never overtakes a join in flight. */
   interestOps: Promise<void>;
   failures: number;
@@ -68,6 +72,8 @@ export class RotationDetector {
   private readonly closing = new AbortController();
   /** Force-refresh reads made by this replica (tests and metrics). */
   polls = 0;
+  /** Times a watched key was found unpolled past 3 intervals, and polled here anyway. */
+  unpolled = 0;
 
   constructor(private readonly o: DetectorOptions) {}
 
@@ -79,7 +85,7 @@ export class RotationDetector {
       this.joinInterest(p).catch((err) => this.o.log.debug('joining watch interest failed', { error: err }));
       return;
     }
-    const fresh: KeyPoller = { tag, sel, local: true, holding: false, degraded: false, stopped: false, interestAtMs: 0, interestOps: Promise.resolve(), failures: 0 };
+    const fresh: KeyPoller = { tag, sel, local: true, holding: false, degraded: false, stopped: false, interestAtMs: 0, trackedAtMs: Date.now(), interestOps: Promise.resolve(), failures: 0 };
     this.keys.set(tag, fresh);
     this.runTick(fresh);
   }
@@ -100,6 +106,7 @@ export class RotationDetector {
     if (!p) return;
     p.lastVersionId = versionId;
     p.lastCheckLocalMs = Date.now();
+    p.unpolledWarned = false;
   }
 
   /**
@@ -117,14 +124,14 @@ export class RotationDetector {
   }
 
   /** `polling`: keys this replica polls (lease held, or bus down); `degraded`: of those, bus down. */
-  stats(): { keys: number; polling: number; degraded: number; polls: number } {
+  stats(): { keys: number; polling: number; degraded: number; polls: number; unpolled: number } {
     let polling = 0;
     let degraded = 0;
     for (const p of this.keys.values()) {
       if (p.holding || p.degraded) polling++;
       if (p.degraded) degraded++;
     }
-    return { keys: this.keys.size, polling, degraded, polls: this.polls };
+    return { keys: this.keys.size, polling, degraded, polls: this.polls, unpolled: this.unpolled };
   }
 
   /** Stops every timer, aborts polls in flight, releases held leases and leaves interest. */
@@ -197,8 +204,27 @@ export class RotationDetector {
     }
     if (p.stopped) return;
     if (!p.local && !p.holding && !p.degraded) return void this.stop(p);
+    this.checkUnpolled(p);
     const every = this.o.leaseMs / 3;
     p.tickTimer = setTimeout(() => this.runTick(p), Math.round(every * (0.9 + 0.2 * this.o.random())));
+  }
+
+  /**
+   * Someone holds the lease but nobody has polled for 3 intervals: a squatter (a Redis writer
+   * renewing a lease it never serves) or a stuck replica. Warn once, count it, and poll here
+   * anyway, so rotations still reach this replica's watchers within a few intervals.
+   */
+  private checkUnpolled(p: KeyPoller): void {
+    if (!p.local || p.holding || p.degraded || p.polling) return;
+    const last = p.lastCheckLocalMs ?? p.trackedAtMs;
+    if (Date.now() - last <= 3 * this.o.cadence.intervalMs) return;
+    this.unpolled++;
+    if (!p.unpolledWarned) {
+      p.unpolledWarned = true;
+      this.o.log.warn('a watched key has gone unpolled for 3 intervals although its lease is held; polling it here', { secretName: p.sel.name });
+    }
+    p.lastCheckLocalMs = Date.now();
+    p.polling = this.poll(p, true).finally(() => (p.polling = undefined));
   }
 
   private runTick(p: KeyPoller): void {
@@ -226,8 +252,8 @@ export class RotationDetector {
     }, delayMs);
   }
 
-  private async poll(p: KeyPoller): Promise<void> {
-    if (p.stopped || (!p.holding && !p.degraded)) return;
+  private async poll(p: KeyPoller, unpolled = false): Promise<void> {
+    if (p.stopped || (!p.holding && !p.degraded && !unpolled)) return;
     try {
       if (!p.local && (await this.o.bus.interestCount(p.tag)) === 0 && !p.local) return void this.stop(p);
       const r = await this.forceRead(p);

@@ -14,6 +14,7 @@ import { RotationDetector } from './detector';
 import { KeyState } from './keyState';
 import type { FreshnessInfo, ReadResult, SecretReader } from './reader';
 import { CoalescingSubscriber } from './subscriber';
+import { timeoutSignal } from '../abort';
 
 export interface WatchHubOptions {
   /** The cache, as the watch module sees it. */
@@ -64,6 +65,8 @@ export interface WatchHubStats {
   degradedKeys: number;
   /** Force-refresh reads this replica has made. */
   polls: number;
+  /** Times a watched key was found unpolled past 3 intervals (a squatted or stuck lease) and polled here. */
+  unpolled: number;
 }
 
 export interface WatchHub {
@@ -103,9 +106,36 @@ export function createWatchHub(opts: WatchHubOptions): WatchHub {
     onGone: (tag, reason) => endKey(tag, goneError(reason, keys.get(tag)?.sel.name ?? 'unknown')),
   });
 
+  /**
+   * Another replica says the secret is gone. Ending streams is destructive, so this replica first
+   * confirms it with KMS through the cache's single-flight (and its forced-refresh floor): a
+   * message that is authentic but replayed, or a poller that saw a transient error, cannot end
+   * streams for a secret that exists.
+   */
+  const confirming = new Set<string>();
+  const confirmGone = (tag: string) => {
+    const key = keys.get(tag);
+    if (!key || confirming.has(tag)) return;
+    confirming.add(tag);
+    const t = timeoutSignal(o.readTimeoutMs, closing.signal);
+    opts.reader
+      .get(key.sel, { signal: t.signal, maxStalenessMs: 0 })
+      .then(
+        () => log.warn('a replica reported a watched secret gone, but KMS still serves it; streams stay open', { secretName: key.sel.name }),
+        (err: unknown) => {
+          if (err instanceof SecretNotFoundError) endKey(tag, goneError('not_found', key.sel.name));
+          else if (err instanceof AccessDeniedError) endKey(tag, goneError('denied', key.sel.name));
+        },
+      )
+      .finally(() => {
+        t.clear();
+        confirming.delete(tag);
+      });
+  };
+
   const onEvent = (ev: BusEvent) => {
     if (closing.signal.aborted) return;
-    if (ev.kind === 'gone') return endKey(ev.tag, goneError(ev.reason, keys.get(ev.tag)?.sel.name ?? 'unknown'));
+    if (ev.kind === 'gone') return confirmGone(ev.tag);
     detector.noteChecked(ev.tag, ev.versionId);
     keys.get(ev.tag)?.onChecked({ versionId: ev.versionId, checkedAtMs: ev.checkedAtMs });
   };
@@ -159,7 +189,7 @@ export function createWatchHub(opts: WatchHubOptions): WatchHub {
       let subscribers = 0;
       for (const k of keys.values()) subscribers += k.subscribers.size;
       const d = detector.stats();
-      return { keys: keys.size, subscribers, pollingKeys: d.polling, degradedKeys: d.degraded, polls: d.polls };
+      return { keys: keys.size, subscribers, pollingKeys: d.polling, degradedKeys: d.degraded, polls: d.polls, unpolled: d.unpolled };
     },
     close: async () => {
       if (closing.signal.aborted) return;

@@ -13,8 +13,9 @@
 import type { Cluster, Redis } from 'ioredis';
 import { BackendUnavailableError } from '../errors';
 import { silentLogger, type Logger } from '../telemetry/logger';
+import type { MessageAuth } from '../cluster/messageAuth';
 import { decodeEvent, encodeEvent, type BusListener, type WatchBus } from './bus';
-import { COUNT, EXTEND_LEASE, JOIN, LEAVE, RELEASE_LEASE } from './redisScripts';
+import { foreignAbove, runScript, type ScriptName } from '../cluster/scripts';
 
 export interface RedisWatchBusOptions {
   /** The gateway's Redis client. The bus never closes it; it creates one `duplicate()` for SUBSCRIBE. */
@@ -26,6 +27,8 @@ export interface RedisWatchBusOptions {
   tagOf: (selectorKey: string) => string;
   /** Prefix of every key and channel (no braces). @default 'sg' */
   keyPrefix?: string;
+  /** Authenticates every event (the same channel key on every replica). */
+  auth: MessageAuth;
   /** Upper bound on each Redis call of the bus, so a hung Redis cannot stall polling. @default 2000 */
   commandTimeoutMs?: number;
   logger?: Logger;
@@ -50,35 +53,35 @@ export function createRedisWatchBus(opts: RedisWatchBusOptions): WatchBus {
       const timer = setTimeout(() => reject(new BackendUnavailableError(`redis ${what} timed out after ${timeoutMs} ms`)), timeoutMs);
       p.then(resolve, reject).finally(() => clearTimeout(timer));
     });
-  const evalNum = async (what: string, script: string, key: string, ...args: (string | number)[]) =>
-    Number(await bounded(what, redis.eval(script, 1, key, ...args) as Promise<unknown>));
+  const evalNum = (what: string, script: ScriptName, key: string, ...args: (string | number)[]) => bounded(what, runScript(redis, script, [key], args));
 
   return {
     tagOf: opts.tagOf,
-    acquireLease: async (tag, token, ttlMs) => (await bounded('lease acquire', redis.set(leaseKey(tag), token, 'PX', ttlMs, 'NX'))) === 'OK',
-    extendLease: async (tag, token, ttlMs) => (await evalNum('lease extend', EXTEND_LEASE, leaseKey(tag), token, ttlMs)) === 1,
+    // A squatted lease (no expiry, or a TTL far above ours) is taken over: see cluster/scripts.ts.
+    acquireLease: async (tag, token, ttlMs) => (await evalNum('lease acquire', 'sgAcquire', leaseKey(tag), token, ttlMs, foreignAbove(ttlMs))) === 1,
+    extendLease: async (tag, token, ttlMs) => (await evalNum('lease extend', 'sgExtend', leaseKey(tag), token, ttlMs)) === 1,
     releaseLease: async (tag, token) => {
-      await evalNum('lease release', RELEASE_LEASE, leaseKey(tag), token);
+      await evalNum('lease release', 'sgRelease', leaseKey(tag), token);
     },
     joinInterest: async (tag, replicaId, ttlMs) => {
-      await evalNum('interest join', JOIN, interestKey(tag), replicaId, ttlMs);
+      await evalNum('interest join', 'sgJoin', interestKey(tag), replicaId, ttlMs);
       // A second key in another slot: a separate call (Cluster forbids cross-slot scripts).
-      await evalNum('watched join', JOIN, watchedKey, tag, ttlMs);
+      await evalNum('watched join', 'sgJoin', watchedKey, tag, ttlMs);
     },
     leaveInterest: async (tag, replicaId) => {
-      const left = await evalNum('interest leave', LEAVE, interestKey(tag), replicaId);
+      const left = await evalNum('interest leave', 'sgLeave', interestKey(tag), replicaId);
       // Racing a replica that joins right now is harmless: its next refresh re-adds the tag.
       if (left === 0) await bounded('watched leave', redis.zrem(watchedKey, tag));
     },
-    interestCount: (tag) => evalNum('interest count', COUNT, interestKey(tag)),
-    watchedCount: () => evalNum('watched count', COUNT, watchedKey),
+    interestCount: (tag) => evalNum('interest count', 'sgCount', interestKey(tag)),
+    watchedCount: () => evalNum('watched count', 'sgCount', watchedKey),
     publish: async (ev) => {
-      await bounded('publish', redis.publish(channel, encodeEvent(ev)));
+      await bounded('publish', redis.publish(channel, opts.auth.seal(encodeEvent(ev))));
     },
     subscribe: async (listener) => {
       if (sub) throw new Error('this bus already has a listener');
       sub = redis.duplicate();
-      await startFeed(sub, channel, listener, log, () => closed);
+      await startFeed(sub, channel, listener, log, () => closed, opts.auth);
     },
     close: async () => {
       closed = true;
@@ -94,7 +97,7 @@ export function createRedisWatchBus(opts: RedisWatchBusOptions): WatchBus {
  * as a resync: messages published while the connection was down are lost (pub/sub is
  * at-most-once), so the hub re-reads what it holds instead of trusting the gap.
  */
-async function startFeed(sub: Client, channel: string, listener: BusListener, log: Logger, isClosed: () => boolean): Promise<void> {
+async function startFeed(sub: Client, channel: string, listener: BusListener, log: Logger, isClosed: () => boolean, auth: MessageAuth): Promise<void> {
   let lastErrorLogMs = 0;
   sub.on('error', (err: Error) => {
     // ioredis emits one error per failed reconnect attempt; log at most every 10 s.
@@ -105,7 +108,10 @@ async function startFeed(sub: Client, channel: string, listener: BusListener, lo
   });
   sub.on('message', (ch: string, raw: string) => {
     if (ch !== channel || isClosed()) return;
-    const ev = decodeEvent(raw);
+    // Not authentic or not recent: dropped and counted by `auth` (which warns, rate-limited).
+    const body = auth.open(raw);
+    if (body === null) return;
+    const ev = decodeEvent(body, auth.horizonMs);
     if (ev) listener.onEvent(ev);
     else log.warn('ignored a malformed watch event', { length: raw.length });
   });

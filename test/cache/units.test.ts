@@ -153,10 +153,12 @@ test('entry timing: jittered TTL, refresh-ahead fraction, and a check just after
   t.is(past.refreshAtMs, 500, 'an overdue rotation does not cause a refresh loop');
 });
 
-test('events: round trip, and anything unknown is ignored', (t) => {
+test('events: round trip, and anything unknown, or a time past the horizon, is ignored', (t) => {
   const w = { type: 'written' as const, tag: 'abc', versionId: 'v|1', checkedAtMs: 5, origin: 'me' };
-  t.deepEqual(decodeEvent(encodeEvent(w)), w);
+  t.deepEqual(decodeEvent(encodeEvent(w), 10), w);
   const e = { type: 'evicted' as const, tag: 'abc', reason: 'accessDenied' as const, origin: 'me' };
-  t.deepEqual(decodeEvent(encodeEvent(e)), e);
-  for (const junk of ['', 'x|y', 'f|a|b|notanumber|o', 'e|a|whatever|o']) t.is(decodeEvent(junk), null);
+  t.deepEqual(decodeEvent(encodeEvent(e), 10), e);
+  const c = { ...w, createTimeMs: 3 };
+  t.deepEqual(decodeEvent(encodeEvent(c), 10), c);
+  for (const junk of ['', 'x|y', 'f|a|b|notanumber|o|', 'e|a|whatever|o', 'f|a|b|8e15|o|', 'f|a|b|1e16|o|', 'f|a|b|-1|o|', 'f|a|b|11|o|', 'f|a|b|5|o|1e16']) t.is(decodeEvent(junk, 10), null, junk);
 });

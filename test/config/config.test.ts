@@ -8,7 +8,7 @@ import { ConfigError } from '../../src/errors';
 const dir = () => mkdtempSync(join(tmpdir(), 'sg-config-'));
 const SENTINEL = 'SENTINEL-secret-7d1e0c';
 
-const SERVE_BASE = { cache_client_region_id: '[{"regionId":"cn-hangzhou"}]', SECRETS_GATEWAY_REDIS_URL: 'redis://127.0.0.1:6379', SECRETS_GATEWAY_CACHE_SEAL_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}` };
+const SERVE_BASE = { cache_client_region_id: '[{"regionId":"cn-hangzhou"}]', SECRETS_GATEWAY_REDIS_URL: 'rediss://:pw@127.0.0.1:6380', SECRETS_GATEWAY_CACHE_SEAL_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}` };
 type Case = { name: string; env: Record<string, string>; mode?: 'dev' | 'serve'; setting: string; reason?: RegExp };
 
 const invalid: Case[] = [
@@ -35,6 +35,10 @@ const invalid: Case[] = [
   { name: 'serve without targets', env: { SECRETS_GATEWAY_REDIS_URL: 'redis://127.0.0.1:6379' }, mode: 'serve', setting: 'cache_client_region_id' },
   { name: 'serve without TLS', env: { ...SERVE_BASE, SECRETS_GATEWAY_ALLOW_ALL_CALLERS: 'true' }, mode: 'serve', setting: 'SECRETS_GATEWAY_TLS_CERT_FILE', reason: /ALLOW_PLAINTEXT/ },
   { name: 'serve without a policy', env: { ...SERVE_BASE, SECRETS_GATEWAY_ALLOW_PLAINTEXT: 'true' }, mode: 'serve', setting: 'SECRETS_GATEWAY_POLICY_FILE', reason: /ALLOW_ALL_CALLERS/ },
+  { name: 'serve over plaintext Redis', env: { ...SERVE_BASE, SECRETS_GATEWAY_REDIS_URL: 'redis://:pw@127.0.0.1:6379', SECRETS_GATEWAY_ALLOW_PLAINTEXT: 'true', SECRETS_GATEWAY_ALLOW_ALL_CALLERS: 'true' }, mode: 'serve', setting: 'SECRETS_GATEWAY_REDIS_URL', reason: /rediss/ },
+  { name: 'serve with Redis without AUTH', env: { ...SERVE_BASE, SECRETS_GATEWAY_REDIS_URL: 'rediss://127.0.0.1:6380', SECRETS_GATEWAY_ALLOW_PLAINTEXT: 'true', SECRETS_GATEWAY_ALLOW_ALL_CALLERS: 'true' }, mode: 'serve', setting: 'SECRETS_GATEWAY_REDIS_URL', reason: /AUTH/ },
+  { name: 'serve with KMS over http', env: { ...SERVE_BASE, cache_client_region_id: '[{"regionId":"cn-hangzhou","endpoint":"127.0.0.1:8080","protocol":"http"}]', SECRETS_GATEWAY_ALLOW_PLAINTEXT: 'true', SECRETS_GATEWAY_ALLOW_ALL_CALLERS: 'true' }, mode: 'serve', setting: 'cache_client_region_id', reason: /https/ },
+  { name: 'serve with TLS checks off', env: { ...SERVE_BASE, NODE_TLS_REJECT_UNAUTHORIZED: '0', SECRETS_GATEWAY_ALLOW_PLAINTEXT: 'true', SECRETS_GATEWAY_ALLOW_ALL_CALLERS: 'true' }, mode: 'serve', setting: 'NODE_TLS_REJECT_UNAUTHORIZED' },
   { name: 'certificate without key', env: { SECRETS_GATEWAY_TLS_CERT_FILE: 'c.pem' }, setting: 'SECRETS_GATEWAY_TLS_KEY_FILE' },
   { name: 'client CA without TLS', env: { SECRETS_GATEWAY_TLS_CLIENT_CA_FILE: 'ca.pem' }, setting: 'SECRETS_GATEWAY_TLS_CLIENT_CA_FILE' },
   { name: 'JWKS without issuer', env: { SECRETS_GATEWAY_AUTH_JWKS_FILE: 'jwks.json', SECRETS_GATEWAY_AUTH_JWT_AUDIENCE: 'a' }, setting: 'SECRETS_GATEWAY_AUTH_JWT_ISSUER' },

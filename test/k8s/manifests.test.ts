@@ -47,7 +47,7 @@ const OPERATOR_SUPPLIED: Record<string, { keys: string[]; what: string }> = {
 
 /** Stand-ins for what the operator's Secrets and the ACK RRSA webhook supply at run time. */
 const RRSA = { ALIBABA_CLOUD_ROLE_ARN: 'acs:ram::1:role/r', ALIBABA_CLOUD_OIDC_PROVIDER_ARN: 'acs:ram::1:oidc-provider/p', ALIBABA_CLOUD_OIDC_TOKEN_FILE: '/var/run/secrets/ack.alibabacloud.com/rrsa-tokens/token' };
-const FROM_SECRETS = { SECRETS_GATEWAY_REDIS_URL: 'redis://redis:6379', SECRETS_GATEWAY_CACHE_SEAL_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}` };
+const FROM_SECRETS = { SECRETS_GATEWAY_REDIS_URL: 'rediss://:redis-password@redis:6380', SECRETS_GATEWAY_CACHE_SEAL_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}` };
 
 type Env = { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string }; configMapKeyRef?: { name: string; key: string } } };
 const containerEnv: Env[] = container.env;

@@ -22,12 +22,6 @@ export interface GetSecretDeps {
   reader: SecretReader;
   logger: Logger;
   access: AccessDeps;
-  /**
-   * A request's max_staleness below this is raised to it, so no caller can force more than one KMS
-   * refresh of a secret per interval (the cache's single-flight makes that one per cluster).
-   * @default 0 (no floor)
-   */
-  minMaxStalenessMs?: number;
 }
 
 export function createGetSecretHandler(deps: GetSecretDeps): handleUnaryCall<GetSecretRequest, GetSecretResponse> {
@@ -49,7 +43,8 @@ export function createGetSecretHandler(deps: GetSecretDeps): handleUnaryCall<Get
         access.rateLimits?.takeGetSecret(key);
         // Before the cache: a denied caller learns nothing about whether the secret exists or is cached.
         access.gate.authorize(caller, sel);
-        const maxStalenessMs = req.maxStalenessMs === undefined ? undefined : Math.max(req.maxStalenessMs, deps.minMaxStalenessMs ?? 0);
+        // The cache raises a max_staleness below its forced-refresh floor (a cache policy, not ours).
+        const { maxStalenessMs } = req;
         const opts = {
           signal: ctx.signal,
           ...(maxStalenessMs === undefined ? {} : { maxStalenessMs }),

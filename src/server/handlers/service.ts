@@ -32,8 +32,6 @@ export interface SecretsGatewayServiceOptions {
    * identified by peer address, no rate limits, no audit (tests of other concerns).
    */
   access?: AccessDeps;
-  /** The floor on a GetSecret's max_staleness (see GetSecretDeps). @default 0 */
-  minMaxStalenessMs?: number;
   /** Spans and request metrics for both RPCs. @default none */
   telemetry?: ServerTelemetry;
 }
@@ -72,7 +70,7 @@ export function createSecretsGatewayService(opts: SecretsGatewayServiceOptions):
   };
   return {
     impl: {
-      getSecret: instrumented.getSecret(createGetSecretHandler({ reader: opts.reader, logger, access, minMaxStalenessMs: opts.minMaxStalenessMs })),
+      getSecret: instrumented.getSecret(createGetSecretHandler({ reader: opts.reader, logger, access })),
       watchSecret: instrumented.watchSecret(
         createWatchSecretHandler({
           hub: opts.watchHub,
