@@ -1,7 +1,7 @@
 /**
- * Seals and opens cache entries for the shared tier. A value envelope's AAD binds its cache key,
- * version id and region (seal.ts); after opening, the decoded secret must agree with the version
- * and region the envelope was bound to, or the entry is a miss.
+ * Seals and opens cache entries for the shared tier. A value envelope's AAD binds its cache key
+ * (seal.ts), and the version and region are inside it; a legacy envelope's decoded secret must
+ * agree with the version and region it was bound to in the clear, or the entry is a miss.
  */
 import type { Logger } from '../telemetry/logger';
 import { decodeEntry, decodeNegative, encodeEntry, encodeNegative, type CacheEntry, type NegativeEntry } from './entry';
@@ -14,15 +14,15 @@ export class EntryCodec {
   ) {}
 
   sealValue(cacheKey: string, entry: CacheEntry): string {
-    const { versionId, regionId } = entry.secret;
-    return this.sealer.seal(encodeEntry(entry), { kind: 'v', cacheKey, versionId, regionId });
+    return this.sealer.seal(encodeEntry(entry), { kind: 'v', cacheKey });
   }
 
   openValue(cacheKey: string, sealed: string): CacheEntry | null {
     const opened = this.sealer.open(sealed, { kind: 'v', cacheKey });
     if (!opened) return null;
     const entry = decodeEntry(opened.plaintext);
-    if (!entry || entry.secret.versionId !== opened.versionId || entry.secret.regionId !== opened.regionId) {
+    const bound = opened.legacy;
+    if (!entry || (bound && (entry.secret.versionId !== bound.versionId || entry.secret.regionId !== bound.regionId))) {
       this.logger.warn('cache: sealed entry ignored', { reason: 'content does not match its envelope', cacheKey });
       return null;
     }
@@ -30,7 +30,7 @@ export class EntryCodec {
   }
 
   sealNegative(cacheKey: string, negative: NegativeEntry): string {
-    return this.sealer.seal(encodeNegative(negative), { kind: 'n', cacheKey, versionId: '', regionId: '' });
+    return this.sealer.seal(encodeNegative(negative), { kind: 'n', cacheKey });
   }
 
   openNegative(cacheKey: string, sealed: string): NegativeEntry | null {

@@ -2,20 +2,21 @@
  * AES-256-GCM sealing of everything the cache writes to the shared tier. The envelope is one
  * ASCII string:
  *
- *   sg1.<kind>.<keyId>.<nonce>.<versionId>.<regionId>.<ciphertext+tag>     (base64url fields)
+ *   sg2.<kind>.<keyId>.<nonce>.<ciphertext+tag>     (base64url fields)
  *
- * `kind` is `v` (value) or `n` (negative entry). The AAD binds the format, kind, key id, the
- * canonical cache key (selectorKey), the version id and the region, so an envelope moved to another
- * key, relabelled with another version/region or kind, or re-tagged with another key id fails to
- * open. Version id and region travel in the clear because the reader needs them to build the AAD
- * (they are identifiers, not secret material). Anything that fails to open is a cache miss, logged
- * without content — never a crash.
+ * `kind` is `v` (value) or `n` (negative entry). The AAD binds the format, kind, key id and the
+ * canonical cache key (selectorKey), so an envelope moved to another key, relabelled with another
+ * kind, or re-tagged with another key id fails to open. The version id and region are inside the
+ * ciphertext: a Redis reader learns neither. Envelopes of the previous format (`sg1`, version and
+ * region in the clear and in the AAD) still open, so a rolling upgrade costs no refill. Anything
+ * that fails to open is a cache miss, logged without content — never a crash.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Logger } from '../telemetry/logger';
 import type { KeyRing } from './keyRing';
 
-const FORMAT = 'sg1';
+const FORMAT = 'sg2';
+const LEGACY = 'sg1';
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 
@@ -25,22 +26,24 @@ export interface SealContext {
   kind: SealKind;
   /** selectorKey() of the entry. */
   cacheKey: string;
-  versionId: string;
-  regionId: string;
 }
 
 export interface Opened {
   plaintext: Buffer;
-  versionId: string;
-  regionId: string;
   keyId: string;
+  /** Only in a legacy `sg1` envelope: the version and region it was bound to, in the clear. */
+  legacy?: { versionId: string; regionId: string };
 }
 
 const b64u = (b: Buffer | string) => Buffer.from(b).toString('base64url');
 const unb64u = (s: string) => Buffer.from(s, 'base64url');
 
 function aad(keyId: string, ctx: SealContext): Buffer {
-  return Buffer.from(JSON.stringify([FORMAT, ctx.kind, keyId, ctx.cacheKey, ctx.versionId, ctx.regionId]), 'utf8');
+  return Buffer.from(JSON.stringify([FORMAT, ctx.kind, keyId, ctx.cacheKey]), 'utf8');
+}
+
+function legacyAad(keyId: string, ctx: SealContext, versionId: string, regionId: string): Buffer {
+  return Buffer.from(JSON.stringify([LEGACY, ctx.kind, keyId, ctx.cacheKey, versionId, regionId]), 'utf8');
 }
 
 export class Sealer {
@@ -56,7 +59,7 @@ export class Sealer {
     const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
     cipher.setAAD(aad(id, ctx));
     const ct = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
-    return [FORMAT, ctx.kind, id, b64u(nonce), b64u(ctx.versionId), b64u(ctx.regionId), b64u(ct)].join('.');
+    return [FORMAT, ctx.kind, id, b64u(nonce), b64u(ct)].join('.');
   }
 
   /**
@@ -65,22 +68,23 @@ export class Sealer {
    */
   open(envelope: string, expect: { kind: SealKind; cacheKey: string }): Opened | null {
     const parts = envelope.split('.');
-    if (parts.length !== 7 || parts[0] !== FORMAT) return this.miss('malformed envelope', expect);
-    const [, kind, keyId, nonceB, versionB, regionB, ctB] = parts;
+    const legacy = parts.length === 7 && parts[0] === LEGACY;
+    if (!legacy && (parts.length !== 5 || parts[0] !== FORMAT)) return this.miss('malformed envelope', expect);
+    const [, kind, keyId, nonceB] = parts as [string, string, string, string];
+    const ctB = parts[parts.length - 1]!;
     if (kind !== expect.kind) return this.miss('envelope kind mismatch', expect);
     const k = this.ring.get(keyId);
     if (!k) return this.miss('unknown seal key id', expect, keyId);
     const nonce = unb64u(nonceB);
     const ct = unb64u(ctB);
     if (nonce.length !== NONCE_BYTES || ct.length < TAG_BYTES) return this.miss('malformed envelope', expect, keyId);
-    const versionId = unb64u(versionB).toString('utf8');
-    const regionId = unb64u(regionB).toString('utf8');
+    const bound = legacy ? { versionId: unb64u(parts[4]!).toString('utf8'), regionId: unb64u(parts[5]!).toString('utf8') } : undefined;
     try {
       const decipher = createDecipheriv('aes-256-gcm', k.key, nonce, { authTagLength: TAG_BYTES });
-      decipher.setAAD(aad(keyId, { kind: expect.kind, cacheKey: expect.cacheKey, versionId, regionId }));
+      decipher.setAAD(bound ? legacyAad(keyId, expect, bound.versionId, bound.regionId) : aad(keyId, expect));
       decipher.setAuthTag(ct.subarray(ct.length - TAG_BYTES));
       const plaintext = Buffer.concat([decipher.update(ct.subarray(0, ct.length - TAG_BYTES)), decipher.final()]);
-      return { plaintext, versionId, regionId, keyId };
+      return { plaintext, keyId, ...(bound ? { legacy: bound } : {}) };
     } catch {
       return this.miss('envelope failed authentication', expect, keyId);
     }

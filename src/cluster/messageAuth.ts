@@ -1,13 +1,14 @@
 /**
- * Authenticated coordination messages. Redis is trusted for availability, never for the content
- * of what replicas tell each other (architecture.md, trust boundaries): every pub/sub message
- * carries an HMAC-SHA256 under a key derived from the seal key ring (its own HKDF label), and a
- * timestamp. A message whose MAC does not verify, or whose timestamp is outside the replay window,
- * is dropped and counted; the gateway never acts on it.
+ * Sealed coordination messages. Redis is trusted for availability, never for the content of what
+ * replicas tell each other (architecture.md, trust boundaries): every pub/sub message is
+ * encrypted and authenticated with AES-256-GCM under a key derived from the seal key ring (its
+ * own HKDF label), with its timestamp in the AAD. A message that does not open, or whose timestamp
+ * is outside the replay window, is dropped and counted; the gateway never acts on it. Encrypting
+ * (not only signing) keeps version ids and tags' activity out of sight of a Redis reader.
  *
- * Wire form: `a1|<ms>|<mac base64url>|<body>`, the MAC over `a1|<ms>|<body>`.
+ * Wire form: `a2|<ms>|<nonce base64url>|<ciphertext+tag base64url>`, AAD `a2|<ms>`.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Logger } from '../telemetry/logger';
 
 export type RejectReason = 'format' | 'mac' | 'expired' | 'future';
@@ -25,7 +26,9 @@ export interface MessageAuthOptions {
   onReject?: (reason: RejectReason) => void;
 }
 
-const VERSION = 'a1';
+const VERSION = 'a2';
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
 const WARN_EVERY_MS = 10_000;
 
 export class MessageAuth {
@@ -51,7 +54,11 @@ export class MessageAuth {
 
   seal(body: string): string {
     const ts = String(this.now());
-    return `${VERSION}|${ts}|${this.mac(ts, body)}|${body}`;
+    const nonce = randomBytes(NONCE_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', this.o.key, nonce, { authTagLength: TAG_BYTES });
+    cipher.setAAD(Buffer.from(`${VERSION}|${ts}`));
+    const ct = Buffer.concat([cipher.update(body, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+    return `${VERSION}|${ts}|${nonce.toString('base64url')}|${ct.toString('base64url')}`;
   }
 
   /** The body of an authentic, recent message; null (counted, warned at most every 10 s) otherwise. */
@@ -61,21 +68,23 @@ export class MessageAuth {
     const c = message.indexOf('|', b + 1);
     if (a < 0 || b < 0 || c < 0 || message.slice(0, a) !== VERSION) return this.reject('format');
     const ts = message.slice(a + 1, b);
-    const mac = message.slice(b + 1, c);
-    const body = message.slice(c + 1);
-    if (!/^\d{1,16}$/.test(ts)) return this.reject('format');
-    const want = Buffer.from(this.mac(ts, body));
-    const got = Buffer.from(mac);
-    if (got.length !== want.length || !timingSafeEqual(got, want)) return this.reject('mac');
+    const nonce = Buffer.from(message.slice(b + 1, c), 'base64url');
+    const ct = Buffer.from(message.slice(c + 1), 'base64url');
+    if (!/^\d{1,16}$/.test(ts) || nonce.length !== NONCE_BYTES || ct.length < TAG_BYTES) return this.reject('format');
+    let body: string;
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', this.o.key, nonce, { authTagLength: TAG_BYTES });
+      decipher.setAAD(Buffer.from(`${VERSION}|${ts}`));
+      decipher.setAuthTag(ct.subarray(ct.length - TAG_BYTES));
+      body = Buffer.concat([decipher.update(ct.subarray(0, ct.length - TAG_BYTES)), decipher.final()]).toString('utf8');
+    } catch {
+      return this.reject('mac');
+    }
     const at = Number(ts);
     const now = this.now();
     if (at < now - this.maxAgeMs) return this.reject('expired');
     if (at > now + this.maxSkewMs) return this.reject('future');
     return body;
-  }
-
-  private mac(ts: string, body: string): string {
-    return createHmac('sha256', this.o.key).update(`${VERSION}|${ts}|${body}`).digest('base64url');
   }
 
   private reject(reason: RejectReason): null {

@@ -3,8 +3,9 @@ import type { PasswordSource } from '../kms/clientKey';
 import type { RedisTarget } from '../cache/redisClient';
 import type { HostPort } from './parsers';
 import type { Mode } from './settings';
+import type { LogLevel } from '../telemetry/logger';
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type { LogLevel };
 
 /** The one typed config object, built once at startup by `loadConfig`. */
 export interface GatewayConfig {

@@ -3,9 +3,11 @@
  * Callers log secret *names* and KMS request ids, never values, tokens or credentials; as a
  * second line of defence, fields whose names look sensitive are replaced by `[REDACTED]`.
  */
-import type { LogLevel } from '../config/types';
 
 export type Fields = Record<string, unknown>;
+
+/** Owned here (not in config/): telemetry sits below config and must not import it. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface Logger {
   debug(msg: string, fields?: Fields): void;

@@ -3,11 +3,11 @@
  * Redis key naming.
  */
 import test from 'ava';
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes } from 'node:crypto';
 import { ConfigError } from '../../src/errors';
 import { MemoryBackend, MemoryTier, SecretStore, Sealer, keyRingFrom, newKeySpec, parseKeyRing } from '../../src/cache';
 import { EntryCodec } from '../../src/cache/entryCodec';
-import { makeEntry } from '../../src/cache/entry';
+import { encodeEntry, makeEntry } from '../../src/cache/entry';
 import { DEFAULT_CACHE_CONFIG } from '../../src/cache/config';
 import { KeyNamer, entryKeys } from '../../src/cache/keys';
 import { selectorKey } from '../../src/model';
@@ -22,7 +22,7 @@ function capture() {
   return { lines, logger: createLogger({ level: 'debug', sink: (l) => lines.push(l) }) };
 }
 
-const CTX = { kind: 'v' as const, cacheKey: selectorKey({ name: 'db/pw' }), versionId: 'v1', regionId: 'cn-hangzhou' };
+const CTX = { kind: 'v' as const, cacheKey: selectorKey({ name: 'db/pw' }) };
 const PLAIN = Buffer.from('SEAL-SENTINEL-plaintext');
 
 test('parseKeyRing: first key is primary, every key opens; errors name the setting, never the material', (t) => {
@@ -56,7 +56,7 @@ test('seal/open round trip; nonces are fresh; the envelope carries no plaintext'
   const b = sealer.seal(PLAIN, CTX);
   t.not(a, b);
   t.false(a.includes('SEAL-SENTINEL') || Buffer.from(a).includes(PLAIN));
-  t.deepEqual(sealer.open(a, { kind: 'v', cacheKey: CTX.cacheKey }), { plaintext: PLAIN, versionId: 'v1', regionId: 'cn-hangzhou', keyId: 'k1' });
+  t.deepEqual(sealer.open(a, { kind: 'v', cacheKey: CTX.cacheKey }), { plaintext: PLAIN, keyId: 'k1' });
 });
 
 test('tampering is a logged miss, never a crash: flipped bytes, swapped AAD, kind, key id, unknown key, garbage', (t) => {
@@ -72,15 +72,14 @@ test('tampering is a logged miss, never a crash: flipped bytes, swapped AAD, kin
     return b.toString('base64url');
   };
   const variants: [string, string][] = [
-    ['ciphertext byte', [...parts.slice(0, 6), flip(parts[6], 0)].join('.')],
-    ['tag byte', [...parts.slice(0, 6), flip(parts[6], Buffer.from(parts[6], 'base64url').length - 1)].join('.')],
-    ['nonce byte', [...parts.slice(0, 3), flip(parts[3], 5), ...parts.slice(4)].join('.')],
-    ['version relabelled', [...parts.slice(0, 4), Buffer.from('v2').toString('base64url'), ...parts.slice(5)].join('.')],
-    ['region relabelled', [...parts.slice(0, 5), Buffer.from('cn-shanghai').toString('base64url'), parts[6]].join('.')],
+    ['ciphertext byte', [...parts.slice(0, 4), flip(parts[4], 0)].join('.')],
+    ['tag byte', [...parts.slice(0, 4), flip(parts[4], Buffer.from(parts[4], 'base64url').length - 1)].join('.')],
+    ['nonce byte', [...parts.slice(0, 3), flip(parts[3], 5), parts[4]].join('.')],
+    ['relabelled as the legacy format with a version and region', ['sg1', parts[1], parts[2], parts[3], Buffer.from('v2').toString('base64url'), Buffer.from('r').toString('base64url'), parts[4]].join('.')],
     ['other existing key id', [parts[0], parts[1], 'k2', ...parts.slice(3)].join('.')],
     ['unknown key id', [parts[0], parts[1], 'k404', ...parts.slice(3)].join('.')],
     ['kind swapped', [parts[0], 'n', ...parts.slice(2)].join('.')],
-    ['truncated', parts.slice(0, 5).join('.')],
+    ['truncated', parts.slice(0, 4).join('.')],
     ['garbage', 'not an envelope'],
   ];
   for (const [what, v] of variants) t.is(sealer.open(v, expect), null, what);
@@ -102,6 +101,24 @@ test('entry codec rejects content that does not match its envelope', (t) => {
   t.is(codec.openValue(key, sealed)?.secret.versionId, 'v1');
   t.is(codec.openValue(selectorKey({ name: 's2' }), sealed), null);
   t.is(codec.openNegative(key, sealed), null);
+  t.false(sealed.split('.').includes(Buffer.from('v1').toString('base64url')), 'the version id is not in the clear');
+  t.is(sealed.split('.').length, 5);
+});
+
+test('a legacy sg1 envelope (version and region in the clear and in the AAD) still opens, and a relabelled one does not', (t) => {
+  const ring = keyRingFrom([{ id: 'k1', material: k() }]);
+  const key = selectorKey({ name: 's' });
+  const entry = makeEntry(version('s', 'v1', 'x'), Date.now(), DEFAULT_CACHE_CONFIG);
+  const legacy = (versionId: string, regionId: string) => {
+    const nonce = randomBytes(12);
+    const c = createCipheriv('aes-256-gcm', ring.primary.key, nonce, { authTagLength: 16 });
+    c.setAAD(Buffer.from(JSON.stringify(['sg1', 'v', 'k1', key, versionId, regionId])));
+    const ct = Buffer.concat([c.update(encodeEntry(entry)), c.final(), c.getAuthTag()]);
+    return ['sg1', 'v', 'k1', nonce.toString('base64url'), Buffer.from(versionId).toString('base64url'), Buffer.from(regionId).toString('base64url'), ct.toString('base64url')].join('.');
+  };
+  const codec = new EntryCodec(new Sealer(ring, capture().logger), capture().logger);
+  t.is(codec.openValue(key, legacy('v1', 'cn-hangzhou'))?.secret.versionId, 'v1');
+  t.is(codec.openValue(key, legacy('v9', 'cn-hangzhou')), null, 'bound to another version than it holds');
 });
 
 test('key-ring rotation: replicas with the new primary read old entries and write with the new key, without a flush', async (t) => {
