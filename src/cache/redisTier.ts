@@ -2,17 +2,18 @@
  * The Redis shared tier (standalone, Sentinel or Cluster: whatever ioredis client it is given).
  * All keys of one entry share the `{tag}` hash tag (keys.ts), so the multi-key scripts below run
  * in Cluster too. Commands are bounded by the client's `commandTimeout`; the store wraps every call
- * in its breaker. Pub/sub uses a duplicate connection that this tier owns and closes.
+ * in its breaker. Pub/sub shares the replica's one subscriber connection (cluster/subscriber.ts).
  */
+import { abortable } from '../abort';
 import { foreignAbove, runScript } from '../cluster/scripts';
+import { subscribeChannel, type ChannelSubscription } from '../cluster/subscriber';
 import type { RedisClient } from './redisClient';
 import { entryKeys, eventsChannel } from './keys';
 import type { SharedRead, SharedTier } from './sharedTier';
 
 export class RedisTier implements SharedTier {
   readonly kind = 'redis' as const;
-  private subscriber?: RedisClient;
-  private settleSubscribe?: () => void;
+  private subscription?: ChannelSubscription;
   private readonly channel: string;
 
   constructor(
@@ -68,45 +69,18 @@ export class RedisTier implements SharedTier {
   }
 
   /**
-   * Subscribes on a duplicate connection. (Re)subscribes on every `ready`, so a subscriber that
-   * could not subscribe while Redis was down does once it is back; ioredis' autoResubscribe
-   * covers ordinary reconnects. Resolves on the first successful SUBSCRIBE, or when `signal` aborts.
+   * Listens on the replica's one subscriber connection (cluster/subscriber.ts). Resolves once
+   * subscribed, or when `signal` aborts (the subscription keeps trying on every reconnect).
    */
   subscribe(listener: (message: string) => void, opts: { signal?: AbortSignal } = {}): Promise<void> {
-    if (this.subscriber) return Promise.reject(new Error('RedisTier.subscribe: already subscribed'));
-    const sub = this.client.duplicate();
-    this.subscriber = sub;
-    sub.on('message', (channel: string, message: string) => {
-      if (channel === this.channel) listener(message);
-    });
-    // Connection errors are the breaker's business on the main client; here they only mean "not yet".
-    sub.on('error', () => {});
-    return new Promise<void>((resolve) => {
-      let done = false;
-      const finish = () => {
-        if (done) return;
-        done = true;
-        this.settleSubscribe = undefined;
-        opts.signal?.removeEventListener('abort', finish);
-        resolve();
-      };
-      this.settleSubscribe = finish;
-      const attempt = () => {
-        sub.subscribe(this.channel).then(finish, () => {});
-      };
-      sub.on('ready', attempt);
-      if (sub.status === 'ready') attempt();
-      opts.signal?.addEventListener('abort', finish, { once: true });
-    });
+    if (this.subscription) return Promise.reject(new Error('RedisTier.subscribe: already subscribed'));
+    const sub = subscribeChannel(this.client, this.channel, { message: listener });
+    this.subscription = sub;
+    return opts.signal ? abortable(sub.ready, opts.signal).catch(() => undefined) : sub.ready;
   }
 
   async close(): Promise<void> {
-    const sub = this.subscriber;
-    this.subscriber = undefined;
-    this.settleSubscribe?.();
-    if (!sub) return;
-    sub.removeAllListeners('ready');
-    sub.removeAllListeners('message');
-    sub.disconnect();
+    this.subscription?.close();
+    this.subscription = undefined;
   }
 }

@@ -6,16 +6,17 @@
  *   p:w:{tag}:lease    string token, PX lease       one poller per key for the whole cluster
  *   p:w:{tag}:int      zset replicaId → expiry ms   which replicas have watchers on the key
  *   p:w:watched        zset tag → expiry ms         which keys anyone watches (metrics)
- *   p:w:events         pub/sub channel              BusEvent JSON
+ *   p:w:events         pub/sub channel              BusEvent JSON, sealed (cluster/messageAuth.ts)
  * `{tag}` is a Cluster hash tag, so a key's lease and interest share one slot. Plain
- * PUBLISH/SUBSCRIBE reaches every replica on Cluster too (ioredis keeps one subscriber connection).
+ * PUBLISH/SUBSCRIBE reaches every replica on Cluster too, over the replica's one subscriber connection.
  */
 import type { Cluster, Redis } from 'ioredis';
 import { BackendUnavailableError } from '../errors';
 import { silentLogger, type Logger } from '../telemetry/logger';
 import type { MessageAuth } from '../cluster/messageAuth';
-import { decodeEvent, encodeEvent, type BusListener, type WatchBus } from './bus';
+import { decodeEvent, encodeEvent, type WatchBus } from './bus';
 import { foreignAbove, runScript, type ScriptName } from '../cluster/scripts';
+import { subscribeChannel, type ChannelSubscription } from '../cluster/subscriber';
 
 export interface RedisWatchBusOptions {
   /** The gateway's Redis client. The bus never closes it; it creates one `duplicate()` for SUBSCRIBE. */
@@ -34,7 +35,6 @@ export interface RedisWatchBusOptions {
   logger?: Logger;
 }
 
-type Client = Redis | Cluster;
 
 export function createRedisWatchBus(opts: RedisWatchBusOptions): WatchBus {
   const p = `${opts.keyPrefix ?? 'sg'}:w`;
@@ -45,7 +45,7 @@ export function createRedisWatchBus(opts: RedisWatchBusOptions): WatchBus {
   const timeoutMs = opts.commandTimeoutMs ?? 2000;
   const log = (opts.logger ?? silentLogger).child({ component: 'watch-redis-bus' });
   const redis = opts.redis;
-  let sub: Client | undefined;
+  let sub: ChannelSubscription | undefined;
   let closed = false;
 
   const bounded = <T>(what: string, p: Promise<T>): Promise<T> =>
@@ -80,53 +80,32 @@ export function createRedisWatchBus(opts: RedisWatchBusOptions): WatchBus {
     },
     subscribe: async (listener) => {
       if (sub) throw new Error('this bus already has a listener');
-      sub = redis.duplicate();
-      await startFeed(sub, channel, listener, log, () => closed, opts.auth);
+      // The replica's one subscriber connection, shared with the cache's change feed.
+      sub = subscribeChannel(
+        redis,
+        channel,
+        {
+          message: (raw) => {
+            if (closed) return;
+            // Not authentic or not recent: dropped and counted by `auth` (which warns, rate-limited).
+            const body = opts.auth.open(raw);
+            if (body === null) return;
+            const ev = decodeEvent(body, opts.auth.horizonMs);
+            if (ev) listener.onEvent(ev);
+            else log.warn('ignored a malformed watch event', { length: raw.length });
+          },
+          resync: () => {
+            if (!closed) listener.onResync();
+          },
+        },
+        log,
+      );
+      await sub.ready;
     },
     close: async () => {
       closed = true;
-      // A subscriber connection holds no state worth a graceful QUIT; disconnect never hangs.
-      sub?.disconnect();
+      sub?.close();
       sub = undefined;
     },
   };
-}
-
-/**
- * Subscribes `sub` and wires messages to `listener`. Every reconnect after the first is reported
- * as a resync: messages published while the connection was down are lost (pub/sub is
- * at-most-once), so the hub re-reads what it holds instead of trusting the gap.
- */
-async function startFeed(sub: Client, channel: string, listener: BusListener, log: Logger, isClosed: () => boolean, auth: MessageAuth): Promise<void> {
-  let lastErrorLogMs = 0;
-  sub.on('error', (err: Error) => {
-    // ioredis emits one error per failed reconnect attempt; log at most every 10 s.
-    if (Date.now() - lastErrorLogMs > 10_000) {
-      lastErrorLogMs = Date.now();
-      log.warn('watch event connection error', { error: err });
-    }
-  });
-  sub.on('message', (ch: string, raw: string) => {
-    if (ch !== channel || isClosed()) return;
-    // Not authentic or not recent: dropped and counted by `auth` (which warns, rate-limited).
-    const body = auth.open(raw);
-    if (body === null) return;
-    const ev = decodeEvent(body, auth.horizonMs);
-    if (ev) listener.onEvent(ev);
-    else log.warn('ignored a malformed watch event', { length: raw.length });
-  });
-  let first = true;
-  sub.on('ready', () => {
-    if (first || isClosed()) return;
-    // ioredis re-subscribes on reconnect (autoResubscribe); SUBSCRIBE again in case that is off.
-    sub.subscribe(channel).catch((err: Error) => log.warn('re-subscribing the watch channel failed', { error: err }));
-    listener.onResync();
-  });
-  try {
-    if (sub.status === 'wait') await sub.connect();
-    await sub.subscribe(channel);
-  } finally {
-    // Even when this first attempt fails (Redis down at startup), the next 'ready' subscribes.
-    first = false;
-  }
 }

@@ -203,3 +203,20 @@ test('a tampered budget bucket costs no hang and no busy loop', async (t) => {
     t.true(used <= 2, `${fields.join(' ')}: a token after ${used} script call(s)`);
   }
 });
+
+test('each replica listens on one subscriber connection for both the cache feed and the watch bus', async (t) => {
+  const k = await cluster(t);
+  const stream = k.clients[0]!.watchSecret({ name: NAME, versionStage: '', regionId: '', lastVersionId: '' });
+  stream.on('data', () => undefined);
+  stream.on('error', () => undefined);
+  t.teardown(() => stream.cancel());
+  await eventually(async () => (await versionOf(k.clients[1]!)) === 'v1', 5000, 'reads');
+  const subscribers = async () =>
+    (await k.raw.client('LIST') as string)
+      .split('\n')
+      .filter((l) => /\bsub=[1-9]/.test(l) || /flags=\S*P/.test(l)).length;
+  await eventually(async () => (await subscribers()) === 2, 5000, 'both replicas subscribed');
+  t.is(await subscribers(), 2, 'two replicas, one subscriber connection each');
+  const channels = (await k.raw.pubsub('CHANNELS', `${k.prefix}:*`)) as string[];
+  t.deepEqual(channels.sort(), [`${k.prefix}:cache:events`, `${k.prefix}:w:events`]);
+});
