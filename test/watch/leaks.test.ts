@@ -43,7 +43,9 @@ test.serial('hubs, detectors, buses and streams release every timer and socket',
     return { ac, got, done };
   });
   await eventually(() => streams.every((s) => s.got.length >= 3) && reader.forceCalls() >= 2, 3000, 'streams and polls running');
-  t.true(handles().length > baseline.length, 'the hubs hold timers while running');
+  // Sampled until seen: between two timers of a busy loop the count can dip to the baseline.
+  await eventually(() => handles().length > baseline.length, 3000, 'the hubs to hold timers while running');
+  t.pass('the hubs hold timers while running');
 
   for (const s of streams) s.ac.abort(new Error('client gone'));
   for (const s of streams) t.is(((await s.done) as Error).message, 'client gone');
