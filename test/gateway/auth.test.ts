@@ -16,6 +16,7 @@ import { SecretsGatewayServiceClient, type GetSecretResponse } from '../../src/g
 import { startGateway, type RunningGateway } from '../../src/main';
 import { startTelemetry } from '../../src/telemetry/otel';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { AggregationTemporality, InMemoryMetricExporter, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { SecretNotFoundError } from '../../src/errors';
 import { issueServerCertAsync, type ServerCert } from '../../src/emulator/tls';
 import { captureLogger, replaceFile, tempDir, until } from '../auth/testKit';
@@ -37,6 +38,8 @@ interface Env {
   audit(): Record<string, unknown>[];
   /** Every finished span, as JSON. */
   spanText(): string;
+  /** Every metric exported so far, as JSON. */
+  metricText(): Promise<string>;
 }
 
 // One set of keys and certificates for the file (RSA key generation is the slow part); each test
@@ -57,7 +60,9 @@ async function startAuthGateway(t: ExecutionContext, over: Record<string, string
   });
   const { logger, lines } = captureLogger();
   const spans = new InMemorySpanExporter();
-  const telemetry = startTelemetry({ spanProcessor: new SimpleSpanProcessor(spans) });
+  const metricExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+  const metricReader = new PeriodicExportingMetricReader({ exporter: metricExporter, exportIntervalMillis: 3_600_000 });
+  const telemetry = startTelemetry({ spanProcessor: new SimpleSpanProcessor(spans), metricReader });
   const config = loadConfig({
     mode: 'serve',
     env: {},
@@ -91,7 +96,11 @@ async function startAuthGateway(t: ExecutionContext, over: Record<string, string
       .filter(Boolean)
       .map((l) => JSON.parse(l) as Record<string, unknown>);
   const spanText = () => JSON.stringify(spans.getFinishedSpans().map((sp) => ({ name: sp.name, attributes: sp.attributes, status: sp.status, events: sp.events })));
-  return { m, gw, port, source, logs: lines, auditFile, audit, spanText };
+  const metricText = async () => {
+    await metricReader.forceFlush();
+    return JSON.stringify(metricExporter.getMetrics());
+  };
+  return { m, gw, port, source, logs: lines, auditFile, audit, spanText, metricText };
 }
 
 function client(t: ExecutionContext, e: Env, who: { cert?: ServerCert; token?: string } = {}): SecretsGatewayServiceClient {
@@ -302,7 +311,7 @@ test('Python (python3-grpcio) over TLS: a certificate inside the policy reads, a
   );
 });
 
-test('a full scenario leaves no secret value and no token in any log line, audit line or span', async (t) => {
+test('a full scenario leaves no secret value and no token in any log line, audit line, span or metric', async (t) => {
   const e = await startAuthGateway(t);
   const names = ['payments/db', 'payments/api', 'billing/eu/x'];
   for (const n of names) await get(client(t, e, { cert: e.m.clients.spiffe }), n);
@@ -310,7 +319,9 @@ test('a full scenario leaves no secret value and no token in any log line, audit
   await get(client(t, e, { cert: e.m.clients.dns }), 'billing/eu/x');
   const spansJson = e.spanText();
   t.true(spansJson.includes('payments/db'), 'spans were recorded (and carry the validated name)');
-  const everything = [...e.logs, readFileSync(e.auditFile, 'utf8'), spansJson].join('\n');
+  const metricsJson = await e.metricText();
+  t.true(metricsJson.includes('secretsgateway.rpc.requests'), 'metrics were recorded');
+  const everything = [...e.logs, readFileSync(e.auditFile, 'utf8'), spansJson, metricsJson].join('\n');
   for (const n of names) t.false(everything.includes(VALUE(n)), `value of ${n}`);
   for (const tok of Object.values(e.m.tokens)) {
     t.false(everything.includes(tok), 'token');

@@ -54,3 +54,11 @@ test('close() removes the listener and the timer', async (t) => {
   await delay(60);
   t.false(ctx.signal.aborted, 'no timer fired after close');
 });
+
+test('a deadline 30 days out (past what one Node timer holds) does not expire the call at once, and warns of nothing', async (t) => {
+  const call = new FakeCall(new Date(Date.now() + 30 * 86_400_000));
+  const ctx = createCallContext(call as never);
+  t.teardown(() => ctx.close());
+  await delay(30);
+  t.false(ctx.signal.aborted, 'still running: the timer is re-armed in steps of at most 2^31-1 ms');
+});
