@@ -162,7 +162,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
 
     const namer = new KeyNamer(keyRing.namingKey, prefix);
     const bus = redis
-      ? createRedisWatchBus({ redis, tagOf: (k) => namer.tag(k), keyPrefix: prefix, logger: logger.child({ component: 'watch' }), auth: new MessageAuth({ key: keyRing.channelKey, logger: logger.child({ component: 'cluster' }) }) })
+      ? createRedisWatchBus({ redis, tagOf: (k) => namer.tag(k), keyPrefix: prefix, logger: logger.child({ component: 'watch' }), auth: new MessageAuth({ key: keyRing.channelKey, channel: 'watch', logger: logger.child({ component: 'cluster' }) }) })
       : createMemoryBus();
     const hub = createWatchHub({
       reader: store,

@@ -13,9 +13,9 @@ import { PolicyDeniedError, UnauthenticatedError } from '../errors';
 import type { SecretSelector } from '../model';
 import { identityFromCertificate } from './identity';
 
-/** Verifies a bearer token and returns its identity, or throws UnauthenticatedError. */
+/** Verifies a bearer token and returns its identity (and expiry), or throws UnauthenticatedError. */
 export interface TokenVerifier {
-  verify(token: string): Promise<string>;
+  verifyToken(token: string): Promise<{ identity: string; expiresAtMs?: number }>;
 }
 
 /** The policy as the gate needs it; `null` policy means every caller may read every secret. */
@@ -39,6 +39,8 @@ export interface Caller {
   limitKey: string;
   /** The peer address, for audit. */
   peer: string;
+  /** When the credential stops being valid (token exp, certificate notAfter): open streams end then. */
+  expiresAtMs?: number;
 }
 
 export interface CallerGateOptions {
@@ -65,9 +67,13 @@ export class CallerGate {
   /** Establishes exactly one identity, or throws UnauthenticatedError saying why (never echoing a credential). */
   async authenticate(call: GateCall): Promise<Caller> {
     const peer = safePeer(call);
-    const certId = this.o.acceptCertificates ? identityFromCertificate(call.getAuthContext?.()?.sslPeerCertificate) : undefined;
-    // One namespace holds both kinds of identity: a certificate must not pose as a service account.
-    if (certId?.startsWith('system:')) throw new UnauthenticatedError('a certificate identity may not start with "system:" (reserved for service-account tokens)');
+    const cert = this.o.acceptCertificates ? call.getAuthContext?.()?.sslPeerCertificate : undefined;
+    const certId = cert ? identityFromCertificate(cert) : undefined;
+    // One namespace holds both kinds of identity: a certificate must not pose as a service account,
+    // and a CN must not pose as a SPIFFE ID (only a URI SAN is one).
+    if (certId !== undefined && /^system:/i.test(certId)) throw new UnauthenticatedError('a certificate identity may not start with "system:" (reserved for service-account tokens)');
+    const fromUriSan = certId !== undefined && (cert?.subjectaltname ?? '').split(/,\s*/).some((san) => san.replace(/^URI:"?|"$/g, '') === certId && san.startsWith('URI:'));
+    if (certId !== undefined && !fromUriSan && /[:/]/.test(certId)) throw new UnauthenticatedError('a certificate DNS name or CN identity may not contain ":" or "/"');
     const auth = call.metadata.get('authorization');
     if (auth.length > 1) throw new UnauthenticatedError('more than one authorization header');
     const header = auth.length === 1 ? String(auth[0]) : undefined;
@@ -78,10 +84,13 @@ export class CallerGate {
       if (certId !== undefined) throw new UnauthenticatedError('both a client certificate and a bearer token were presented; present one');
       const m = BEARER.exec(header);
       if (!m) throw new UnauthenticatedError('the authorization header is not "Bearer <token>"');
-      const identity = await tokens.verify(m[1]!);
-      return { identity, via: 'jwt', limitKey: identity, peer };
+      const { identity, expiresAtMs } = await tokens.verifyToken(m[1]!);
+      return { identity, via: 'jwt', limitKey: identity, peer, ...(expiresAtMs ? { expiresAtMs } : {}) };
     }
-    if (certId !== undefined) return { identity: certId, via: 'x509', limitKey: certId, peer };
+    if (certId !== undefined) {
+      const notAfter = Date.parse(cert?.valid_to ?? '');
+      return { identity: certId, via: 'x509', limitKey: certId, peer, ...(Number.isFinite(notAfter) ? { expiresAtMs: notAfter } : {}) };
+    }
     if (!this.enforcing) return { identity: null, via: 'none', limitKey: `peer:${peerHost(peer)}`, peer };
     if (this.o.requireCertificate) throw new UnauthenticatedError('a client certificate signed by the configured client CA is required');
     if (header !== undefined) throw new UnauthenticatedError('bearer tokens are not accepted by this gateway');
@@ -92,19 +101,25 @@ export class CallerGate {
 
   /** Throws PolicyDeniedError unless the caller may read `sel`. */
   authorize(caller: Caller, sel: SecretSelector): void {
-    if (!this.o.policy) return;
-    if (caller.identity !== null && this.o.policy.current.decide(caller.identity, sel.name, sel.versionStage, sel.versionId)) return;
-    throw deny(caller, sel);
+    if (!this.allowed(caller, sel)) throw deny(caller, sel);
   }
 
-  /** Whether the caller may still read `sel` under the current policy (open streams after a reload). */
+  /** Whether the caller may (still) read `sel` under the current policy (open streams after a reload). */
   allowed(caller: Caller, sel: SecretSelector): boolean {
-    return !this.o.policy || (caller.identity !== null && this.o.policy.current.decide(caller.identity, sel.name, sel.versionStage, sel.versionId));
+    // An ARN names the same secret as its bare name: the policy judges the name KMS will resolve,
+    // or `*/x` would grant the top-level `x` through `acs:kms:<region>:<account>:secret/x`.
+    return !this.o.policy || (caller.identity !== null && this.o.policy.current.decide(caller.identity, policyName(sel.name), sel.versionStage, sel.versionId));
   }
 }
 
 export function deny(caller: Caller, sel: SecretSelector): PolicyDeniedError {
   return new PolicyDeniedError(`the policy does not let ${JSON.stringify(caller.identity ?? 'this caller')} read secret ${JSON.stringify(sel.name)}`);
+}
+
+/** The secret name the policy judges: an ARN's name part, or the name itself. */
+export function policyName(name: string): string {
+  const arn = /^acs:kms:[^:]*:[^:]*:secret\/(.+)$/.exec(name);
+  return arn ? arn[1]! : name;
 }
 
 function safePeer(call: GateCall): string {

@@ -121,6 +121,11 @@ export class JwtVerifier {
    * @throws BackendUnavailableError when the JWKS URL cannot be fetched: the token may be fine.
    */
   async verify(token: string): Promise<string> {
+    return (await this.verifyToken(token)).identity;
+  }
+
+  /** As `verify`, with the token's expiry (epoch ms), so a stream opened with it can end then. */
+  async verifyToken(token: string): Promise<{ identity: string; expiresAtMs: number }> {
     if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw new UnauthenticatedError('malformed token');
     let payload: JWTPayload;
     try {
@@ -130,7 +135,9 @@ export class JwtVerifier {
     }
     const sub = payload.sub;
     if (typeof sub !== 'string' || sub === '' || sub.length > 1024) throw new UnauthenticatedError('token has no valid subject');
-    return sub;
+    // Kubernetes service-account tokens only: any other subject shape is not an identity we grant.
+    if (!/^system:serviceaccount:[a-z0-9]([-a-z0-9]*[a-z0-9])?:[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(sub)) throw new UnauthenticatedError('token subject is not a service account');
+    return { identity: sub, expiresAtMs: (payload.exp ?? 0) * 1000 };
   }
 
   /**

@@ -33,18 +33,21 @@ export class HighWaterMarks {
   saw(tag: string, versionId: string, checkedAtMs: number, createTimeMs?: number): void {
     const m = this.marks.get(tag);
     if (!m) this.marks.set(tag, { versionId, checkedAtMs, createTimeMs, evictedAtMs: -Infinity });
-    else if (checkedAtMs >= m.checkedAtMs || (versionId !== m.versionId && newer(createTimeMs, m.createTimeMs))) {
+    else if (checkedAtMs >= m.checkedAtMs || (versionId !== m.versionId && newer(createTimeMs, m.createTimeMs) && checkedAtMs + this.skewMs >= m.checkedAtMs)) {
       m.versionId = versionId;
       m.checkedAtMs = Math.max(m.checkedAtMs, checkedAtMs);
       m.createTimeMs = createTimeMs;
     }
   }
 
-  /** The entry was evicted (NotFound / AccessDenied) at `atMs`. */
+  /**
+   * The entry was evicted (NotFound / AccessDenied) at `atMs`. Only keys with a mark are noted: a
+   * key this replica never saw has nothing to roll back to, and NotFound reads of random names
+   * must not push real marks out of the LRU.
+   */
   evicted(tag: string, atMs: number): void {
     const m = this.marks.get(tag);
     if (m) m.evictedAtMs = Math.max(m.evictedAtMs, atMs);
-    else this.marks.set(tag, { versionId: '', checkedAtMs: -Infinity, evictedAtMs: atMs });
   }
 
   /**
@@ -58,7 +61,15 @@ export class HighWaterMarks {
     const m = this.marks.get(tag);
     if (!m) return true;
     if (checkedAtMs + this.skewMs < m.evictedAtMs) return false;
-    return versionId === m.versionId || newer(createTimeMs, m.createTimeMs) || checkedAtMs > m.checkedAtMs;
+    // A newer CreateTime wins only for a check about as recent as the mark: otherwise it is the
+    // envelope of a version KMS has since moved the stage away from (a revert), replayed.
+    return versionId === m.versionId || (newer(createTimeMs, m.createTimeMs) && checkedAtMs + this.skewMs >= m.checkedAtMs) || checkedAtMs > m.checkedAtMs;
+  }
+
+  /** A NotFound checked before the newest version this replica saw current is not news: ignored. */
+  admitsNegative(tag: string, checkedAtMs: number): boolean {
+    const m = this.marks.get(tag);
+    return !m || checkedAtMs + this.skewMs >= m.checkedAtMs;
   }
 
   get size(): number {

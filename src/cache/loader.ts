@@ -79,7 +79,8 @@ export class Loader {
       return this.fetch(t, undefined, stale);
     };
     if (!this.d.breaker.available) return local();
-    const giveUpAt = this.d.now() + this.d.cfg.fillMaxWaitMs;
+    const startedAt = this.d.now();
+    const giveUpAt = startedAt + this.d.cfg.fillMaxWaitMs;
     let firstSeen: string | undefined;
     for (;;) {
       let got: Decoded;
@@ -112,6 +113,14 @@ export class Loader {
           await held.release();
         }
       }
+      // The lock stayed held for two leases and no fill landed. A crashed holder's lock lapses
+      // within one lease (and a follower takes it over above), so this holder is stuck, or not a
+      // replica at all (a squatter renewing a plausible lock). Ask KMS ourselves, for this
+      // replica only (its single-flight and the KMS budget still bound it); L2 stays untouched.
+      if (this.d.now() - startedAt >= 2 * this.d.cfg.lockLeaseMs) {
+        this.d.logger.warn('cache: the fill lock stayed held for two leases with no fill; reading KMS for this replica', { secretName: t.sel.name });
+        return this.fetch(t, undefined, stale);
+      }
       if (this.d.now() >= giveUpAt) {
         // Transient like a source failure: answered stale when a stale value is allowed.
         return this.onSourceError(t, undefined, stale, new BackendUnavailableError(`timed out waiting for another replica to fetch "${t.sel.name}"`));
@@ -140,7 +149,7 @@ export class Loader {
     const changed = firstSeen !== undefined && got.raw !== firstSeen;
     const floor = changed ? rank - this.d.cfg.maxClockSkewMs : rank;
     const neg = got.negative;
-    if (neg && now < neg.expiresAtMs && neg.checkedAtMs >= floor) {
+    if (neg && now < neg.expiresAtMs && neg.checkedAtMs >= floor && this.d.marks.admitsNegative(t.tag, neg.checkedAtMs)) {
       this.d.l1.setNegative(t.key, t.tag, neg, now);
       throw notFound(t.sel);
     }

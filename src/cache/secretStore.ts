@@ -112,7 +112,7 @@ export class SecretStore {
     this.lock = new ClusterLock(this.tier, this.breaker, cfg.lockLeaseMs, this.logger);
     this.flights = new SingleFlight<LoadResult>({ maxWaitersPerKey: cfg.maxWaitersPerKey, maxFlights: cfg.maxFlights });
     this.marks = new HighWaterMarks(cfg.highWaterMarks, cfg.maxClockSkewMs);
-    this.auth = new MessageAuth({ key: deps.keyRing.channelKey, now: this.now, logger: this.logger });
+    this.auth = new MessageAuth({ key: deps.keyRing.channelKey, channel: 'cache', now: this.now, logger: this.logger });
     this.loader = new Loader({
       encode: (ev) => this.auth.seal(encodeEvent(ev)),
       marks: this.marks,

@@ -6,7 +6,7 @@
  * is outside the replay window, is dropped and counted; the gateway never acts on it. Encrypting
  * (not only signing) keeps version ids and tags' activity out of sight of a Redis reader.
  *
- * Wire form: `a2|<ms>|<nonce base64url>|<ciphertext+tag base64url>`, AAD `a2|<ms>`.
+ * Wire form: `a2|<ms>|<nonce base64url>|<ciphertext+tag base64url>`, AAD `a2|<channel>|<ms>`.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Logger } from '../telemetry/logger';
@@ -16,6 +16,8 @@ export type RejectReason = 'format' | 'mac' | 'expired' | 'future';
 export interface MessageAuthOptions {
   /** 32 bytes (KeyRing.channelKey). */
   key: Buffer;
+  /** Which channel: part of the AAD, so a message cannot be replayed onto another channel. @default '' */
+  channel?: string;
   /** A message older than this is a replay. @default 30000 */
   maxAgeMs?: number;
   /** Clock skew tolerated between replicas. @default 5000 */
@@ -56,7 +58,7 @@ export class MessageAuth {
     const ts = String(this.now());
     const nonce = randomBytes(NONCE_BYTES);
     const cipher = createCipheriv('aes-256-gcm', this.o.key, nonce, { authTagLength: TAG_BYTES });
-    cipher.setAAD(Buffer.from(`${VERSION}|${ts}`));
+    cipher.setAAD(Buffer.from(`${VERSION}|${this.o.channel ?? ''}|${ts}`));
     const ct = Buffer.concat([cipher.update(body, 'utf8'), cipher.final(), cipher.getAuthTag()]);
     return `${VERSION}|${ts}|${nonce.toString('base64url')}|${ct.toString('base64url')}`;
   }
@@ -74,7 +76,7 @@ export class MessageAuth {
     let body: string;
     try {
       const decipher = createDecipheriv('aes-256-gcm', this.o.key, nonce, { authTagLength: TAG_BYTES });
-      decipher.setAAD(Buffer.from(`${VERSION}|${ts}`));
+      decipher.setAAD(Buffer.from(`${VERSION}|${this.o.channel ?? ''}|${ts}`));
       decipher.setAuthTag(ct.subarray(ct.length - TAG_BYTES));
       body = Buffer.concat([decipher.update(ct.subarray(0, ct.length - TAG_BYTES)), decipher.final()]).toString('utf8');
     } catch {

@@ -79,8 +79,8 @@ return redis.call('ZCARD', KEYS[1])`,
   ],
   /**
    * KEYS: budget bucket. ARGV: qps, burst. 0 when a token was taken, else ms until one will be.
-   * Fields that are missing, not numbers, or out of range (tokens outside [0, burst], a time in
-   * the future or long past) reset the bucket to full: a tampered bucket costs one refill, never
+   * Fields that are missing, not numbers, or out of range (tokens outside [0, burst], a time after
+   * Redis' own now, which the gateway never writes, or long past) reset the bucket to full: a tampered bucket costs one refill, never
    * a hang or a busy loop.
    */
   sgTakeToken: [
@@ -91,7 +91,7 @@ local burst = tonumber(ARGV[2])
 local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens = tonumber(b[1])
 local at = tonumber(b[2])
-if tokens == nil or at == nil or tokens ~= tokens or at ~= at or tokens < 0 or tokens > burst or at > now + 60000 or at < now - 86400000 then
+if tokens == nil or at == nil or tokens ~= tokens or at ~= at or tokens < 0 or tokens > burst or at > now or at < now - 86400000 then
   tokens = burst
   at = now
 end

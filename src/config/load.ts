@@ -196,6 +196,8 @@ function authConfigFrom(get: Get, mode: Mode, baseDir: string): AuthConfig {
   const issuer = get('SECRETS_GATEWAY_AUTH_JWT_ISSUER');
   const audience = get('SECRETS_GATEWAY_AUTH_JWT_AUDIENCE');
   if (jwksFile && jwksUrl) throw new ConfigError('SECRETS_GATEWAY_AUTH_JWKS_URL', 'set either SECRETS_GATEWAY_AUTH_JWKS_FILE or _URL, not both');
+  // Whoever can alter a plain-HTTP key set can mint any identity.
+  if (jwksUrl && mode === 'serve' && !jwksUrl.startsWith('https:')) throw new ConfigError('SECRETS_GATEWAY_AUTH_JWKS_URL', 'serve requires an https:// JWKS URL');
   let jwt: AuthConfig['jwt'];
   if (jwksFile || jwksUrl) {
     if (!issuer) throw new ConfigError('SECRETS_GATEWAY_AUTH_JWT_ISSUER', 'is required with a JWKS: tokens from any other issuer are refused');
@@ -205,6 +207,9 @@ function authConfigFrom(get: Get, mode: Mode, baseDir: string): AuthConfig {
     throw new ConfigError(issuer ? 'SECRETS_GATEWAY_AUTH_JWT_ISSUER' : 'SECRETS_GATEWAY_AUTH_JWT_AUDIENCE', 'needs SECRETS_GATEWAY_AUTH_JWKS_FILE or _URL to verify tokens with');
   }
   const clientAuth = get('SECRETS_GATEWAY_TLS_CLIENT_AUTH');
+  if (clientAuth === 'require' && clientCaFile && jwt) {
+    throw new ConfigError('SECRETS_GATEWAY_TLS_CLIENT_AUTH', 'require accepts client certificates only, so the JWKS would never be used: set optional to accept tokens too, or drop the JWKS setting');
+  }
   if (clientAuth === 'optional' && clientCaFile && !jwt) {
     throw new ConfigError('SECRETS_GATEWAY_TLS_CLIENT_AUTH', 'optional lets a caller present a token instead of a certificate: set SECRETS_GATEWAY_AUTH_JWKS_FILE or _URL');
   }

@@ -70,6 +70,7 @@ function redact(fields?: Fields, depth = 0): Fields | undefined {
     if (SENSITIVE.test(k) && !SAFE.has(k)) out[k] = '[REDACTED]';
     else if (v instanceof Error) out[k] = { name: v.name, message: scrub(v.message) };
     else if (typeof v === 'string') out[k] = scrub(v);
+    else if (Array.isArray(v)) out[k] = v.map((x) => (typeof x === 'string' ? scrub(x) : x));
     else if (v && typeof v === 'object' && !Array.isArray(v)) out[k] = depth < 3 ? redact(v as Fields, depth + 1) : '[…]';
     else out[k] = v;
   }

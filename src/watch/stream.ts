@@ -34,6 +34,11 @@ export interface WatchStreamOptions {
   signal: AbortSignal;
   /** Idle time after which a heartbeat is sent. */
   heartbeatMs: number;
+  /**
+   * Runs before each Secret message is written (the audit line of what is served); when it
+   * rejects, nothing is written and the stream ends with its error.
+   */
+  beforeSecret?: (msg: Extract<WatchMessage, { kind: 'secret' }>) => Promise<void>;
 }
 
 /**
@@ -45,6 +50,7 @@ export async function runWatchStream(o: WatchStreamOptions): Promise<never> {
   const sub = o.hub.subscribe(o.sel);
   try {
     const send = async (msg: WatchMessage) => {
+      if (msg.kind === 'secret' && o.beforeSecret) await o.beforeSecret(msg);
       if (!o.sink.write(msg)) await o.sink.drained(o.signal);
     };
     const first = await sub.initial(o.signal);

@@ -34,7 +34,7 @@ interface Cluster {
   tag(name: string): string;
 }
 
-async function cluster(t: ExecutionContext, over: Record<string, string> = {}): Promise<Cluster> {
+async function cluster(t: ExecutionContext, over: Record<string, string> = {}, tuning: Record<string, number> = {}): Promise<Cluster> {
   const redis = await startRedis();
   t.teardown(() => redis.stop());
   const material = randomBytes(32);
@@ -60,6 +60,7 @@ async function cluster(t: ExecutionContext, over: Record<string, string> = {}): 
         ...over,
       },
     });
+    Object.assign(config.cache.tuning, tuning);
     const gw = await startGateway(config, { source, replicaId: `replica-${i}`, watchLeaseMs: 900 });
     t.teardown(() => gw.shutdown());
     gws.push(gw);
@@ -220,4 +221,32 @@ test('each replica listens on one subscriber connection for both the cache feed 
   t.is(await subscribers(), 2, 'two replicas, one subscriber connection each');
   const channels = (await k.raw.pubsub('CHANNELS', `${k.prefix}:*`)) as string[];
   t.deepEqual(channels.sort(), [`${k.prefix}:cache:events`, `${k.prefix}:w:events`]);
+});
+
+test('a fill lock kept held by a squatter (renewed, plausible TTL): reads and rotations still get through after two leases', async (t) => {
+  const k = await cluster(t, {}, { lockLeaseMs: 1000 });
+  t.is(await versionOf(k.clients[0]!), 'v1');
+  const lock = entryKeys(k.prefix, k.tag(NAME)).lock;
+  let squatting = true;
+  const squat = (async () => {
+    while (squatting) {
+      await k.raw.set(lock, 'squatter', 'PX', 1500); // under 2 × the 1 s lease: looks like ours
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  t.teardown(async () => {
+    squatting = false;
+    await squat;
+  });
+  const stream = k.clients[1]!.watchSecret({ name: NAME, versionStage: '', regionId: '', lastVersionId: '' });
+  const versions: string[] = [];
+  stream.on('data', (m: WatchSecretResponse) => m.secret && versions.push(m.secret.versionId));
+  stream.on('error', () => undefined);
+  t.teardown(() => stream.cancel());
+  await eventually(() => versions.includes('v1'), 10_000, 'v1');
+  k.current.set(NAME, 'v2');
+  const forced = await get(k.clients[0]!, NAME, 0);
+  t.is(forced.code, grpc.status.OK);
+  t.is(forced.res?.secret?.versionId, 'v2', 'a forced read is answered from KMS once the lock has stayed held for two leases');
+  await eventually(() => versions.includes('v2'), 15_000, 'the rotation to reach the watcher');
 });

@@ -229,6 +229,11 @@ test('a policy reload ends a watch that lost its permission and grants a new one
   const stream = c.watchSecret({ name: 'payments/db', versionStage: '', regionId: '', lastVersionId: '' });
   const ended = new Promise<grpc.ServiceError>((resolve) => stream.on('error', resolve));
   await new Promise<void>((resolve) => stream.once('data', () => resolve()));
+  t.like(
+    e.audit().find((l) => l.method === 'WatchSecret' && l.servedVersionId),
+    { identity: SA_WORKER, decision: 'allow', servedVersionId: 'v1' },
+    'the value a stream sends is audited, with its version',
+  );
   // Take the service accounts' right away; give SA_OTHER one.
   replaceFile(e.m.files.policy, POLICY.replace('"system:serviceaccount:payments:*"', `"${SA_OTHER}"`));
   const err = await ended;
@@ -263,6 +268,12 @@ test('an audit sink that cannot write makes calls fail closed with UNAVAILABLE: 
   t.is(a.res, undefined);
   const denied = await get(client(t, e, { token: e.m.tokens.other }), 'payments/db');
   t.is(denied.code, grpc.status.UNAVAILABLE, 'a denial that cannot be recorded fails closed too');
+  const stream = client(t, e, { cert: e.m.clients.spiffe }).watchSecret({ name: 'payments/db', versionStage: '', regionId: '', lastVersionId: '' });
+  const got: unknown[] = [];
+  stream.on('data', (m) => got.push(m));
+  const err = await new Promise<grpc.ServiceError>((resolve) => stream.on('error', resolve));
+  t.is(err.code, grpc.status.UNAVAILABLE);
+  t.is(got.length, 0, 'a watch sends nothing it cannot record');
 });
 
 test('reflection needs the same authentication as the service in serve; health stays open for probes', async (t) => {

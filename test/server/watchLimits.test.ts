@@ -13,7 +13,7 @@ const asCaller = (id: string) => {
 };
 // Identities from a stand-in token verifier (the token is the identity): the limit is per identity.
 const byIdentity = {
-  gate: new CallerGate({ acceptCertificates: false, requireCertificate: false, tokens: { verify: async (token: string) => token }, policy: { current: { decide: () => true } } }),
+  gate: new CallerGate({ acceptCertificates: false, requireCertificate: false, tokens: { verifyToken: async (token: string) => ({ identity: token }) }, policy: { current: { decide: () => true } } }),
 };
 
 function readerWith(): FakeReader {

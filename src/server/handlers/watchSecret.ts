@@ -7,7 +7,11 @@
  */
 import type { handleServerStreamingCall, ServerWritableStream } from '@grpc/grpc-js';
 import { deny } from '../../auth/gate';
-import { PolicyDeniedError } from '../../errors';
+import { PolicyDeniedError, UnauthenticatedError } from '../../errors';
+import { MAX_TIMER_MS } from '../../abort';
+
+/** Clock skew allowed past a credential's expiry (as the JWT verifier allows on exp). */
+const CREDENTIAL_LEEWAY_MS = 30_000;
 import type { WatchSecretRequest, WatchSecretResponse } from '../../gen/secretsgateway/v1/secrets_gateway';
 import type { Logger } from '../../telemetry/logger';
 import type { WatchHub } from '../../watch/hub';
@@ -48,6 +52,7 @@ async function handle(deps: WatchSecretDeps, call: Call): Promise<void> {
   let caller: Caller | undefined;
   let sel: SecretSelector | undefined;
   let opened = false;
+  let expiry: NodeJS.Timeout | undefined;
   const { access } = deps;
   try {
     if (deps.registry.shuttingDown) throw new ServerShuttingDownError();
@@ -60,14 +65,22 @@ async function handle(deps: WatchSecretDeps, call: Call): Promise<void> {
     access.rateLimits?.takeStreamOpen(caller.limitKey);
     access.gate.authorize(caller, sel);
     release = deps.limits.acquire(caller.limitKey);
-    await audit(access, { method: 'WatchSecret', caller, peer: ctx.peer, sel, clientSignal: ctx.signal, metadata: call.metadata });
-    opened = true;
     const c = caller;
     const s = sel;
+    // Registered before anything awaits, so a policy reload during the opening audit reaches it.
     unregister = deps.registry.add(
       (reason) => server.abort(reason),
       () => (access.gate.allowed(c, s) ? undefined : deny(c, s)),
     );
+    await audit(access, { method: 'WatchSecret', caller, peer: ctx.peer, sel, clientSignal: ctx.signal, metadata: call.metadata });
+    opened = true;
+    if (!access.gate.allowed(c, s)) throw deny(c, s);
+    // A stream lives no longer than the credential it was opened with (token exp, certificate notAfter).
+    const left = c.expiresAtMs === undefined ? Infinity : c.expiresAtMs + CREDENTIAL_LEEWAY_MS - Date.now();
+    // (Beyond one Node timer's reach, ~24.8 days, the connection's max age recycles the stream first.)
+    if (left <= MAX_TIMER_MS) {
+      expiry = setTimeout(() => server.abort(new UnauthenticatedError('the credential this stream was opened with has expired; reconnect with a fresh one')), Math.max(0, left));
+    }
     log.debug('watch opened');
     await runWatchStream({
       hub: deps.hub,
@@ -76,18 +89,22 @@ async function handle(deps: WatchSecretDeps, call: Call): Promise<void> {
       sink: grpcSink(call),
       signal: AbortSignal.any([ctx.signal, server.signal]),
       heartbeatMs: deps.heartbeatMs,
+      // Every value that leaves is audited first; a sink that cannot record ends the stream.
+      beforeSecret: (m) =>
+        audit(access, { method: 'WatchSecret', caller: c, peer: ctx.peer, sel: s, served: { versionId: m.secret.versionId, source: m.freshness.source }, clientSignal: ctx.signal, metadata: call.metadata }),
     });
   } catch (err) {
     // A shutdown abort surfaces as the signal's reason; report the shutdown, not an abort.
     let cause = server.signal.aborted && !ctx.signal.aborted ? server.signal.reason : err;
-    // Refusals are audited; so is a stream ended because a policy reload took its right away.
-    if (!opened || cause instanceof PolicyDeniedError) {
+    // Refusals are audited; so is a stream ended because a policy reload took its right away, or its credential expired.
+    if (!opened || cause instanceof PolicyDeniedError || cause instanceof UnauthenticatedError) {
       await audit(access, { method: 'WatchSecret', caller, peer: ctx.peer, sel, err: cause, clientSignal: ctx.signal, metadata: call.metadata }).catch((e: unknown) => (cause = e));
     }
     logFailure(log, 'WatchSecret', cause, ctx.signal, ctx.elapsedMs());
     // When the client has left there is nobody to tell (grpc-js answers an expired deadline itself).
     if (!ctx.signal.aborted) call.emit('error', toServiceError(cause, ctx.signal));
   } finally {
+    clearTimeout(expiry);
     release?.();
     unregister?.();
     ctx.close();

@@ -1,0 +1,43 @@
+/** The caller gate: one identity per call, and the policy judged on the name KMS will resolve. */
+import test from 'ava';
+import { Metadata } from '@grpc/grpc-js';
+import { CallerGate, policyName, type GateCall } from '../../src/auth/gate';
+import { parsePolicy } from '../../src/auth/policy';
+import { UnauthenticatedError } from '../../src/errors';
+
+const policy = parsePolicy(`rules:
+  - identities: ["system:serviceaccount:team:*"]
+    secrets: ["*/db-readonly"]
+`);
+const gate = new CallerGate({
+  acceptCertificates: true,
+  requireCertificate: false,
+  tokens: { verifyToken: async (t) => ({ identity: `system:serviceaccount:team:${t}` }) },
+  policy: { current: policy },
+});
+const call = (token?: string, cert?: Record<string, unknown>): GateCall => {
+  const metadata = new Metadata();
+  if (token) metadata.set('authorization', `Bearer ${token}`);
+  return { metadata, getPeer: () => '10.0.0.1:5000', getAuthContext: () => (cert ? { transportSecurityType: 'ssl', sslPeerCertificate: cert as never } : {}) };
+};
+
+test('an ARN is judged by its name: "*/db-readonly" does not grant the top-level db-readonly through its ARN', async (t) => {
+  const caller = await gate.authenticate(call('api'));
+  t.true(gate.allowed(caller, { name: 'payments/db-readonly' }));
+  t.false(gate.allowed(caller, { name: 'db-readonly' }));
+  t.false(gate.allowed(caller, { name: 'acs:kms:cn-hangzhou:1234567890123456:secret/db-readonly' }), 'the ARN of the top-level secret');
+  t.true(gate.allowed(caller, { name: 'acs:kms:cn-hangzhou:1234567890123456:secret/payments/db-readonly' }));
+  t.is(policyName('acs:kms:cn-hangzhou:1:secret/a/b'), 'a/b');
+  t.is(policyName('a/b'), 'a/b');
+});
+
+test('certificate identities cannot pose as service accounts or SPIFFE IDs; both kinds at once are refused', async (t) => {
+  const cn = (CN: string) => ({ subject: { CN }, subjectaltname: undefined, raw: Buffer.from('x') });
+  for (const bad of ['system:serviceaccount:team:api', 'SYSTEM:serviceaccount:team:api', 'spiffe://cluster.local/ns/team/sa/api', 'a/b']) {
+    await t.throwsAsync(gate.authenticate(call(undefined, cn(bad))), { instanceOf: UnauthenticatedError }, bad);
+  }
+  t.like(await gate.authenticate(call(undefined, cn('reporting'))), { identity: 'reporting', via: 'x509' });
+  await t.throwsAsync(gate.authenticate(call('api', cn('reporting'))), { instanceOf: UnauthenticatedError, message: /both/ });
+  t.like(await gate.authenticate(call(undefined, { subject: {}, subjectaltname: 'URI:spiffe://cluster.local/ns/team/sa/api', raw: Buffer.from('x') })), { identity: 'spiffe://cluster.local/ns/team/sa/api' }, 'a SPIFFE ID from a URI SAN is fine');
+  await t.throwsAsync(gate.authenticate(call()), { instanceOf: UnauthenticatedError, message: /no credentials/ });
+});
