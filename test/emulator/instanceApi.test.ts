@@ -8,7 +8,7 @@
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import https from 'node:https';
 import test from 'ava';
-import { createKmsEmulator, type KmsEmulator } from '../../src/emulator';
+import { createKmsEmulator, type KmsEmulator } from '@secrets-gateway/kms-emulator';
 import { Error as ErrorMessage, GetSecretValueRequest, GetSecretValueResponse } from '../../src/gen/dkms/v1/instance_api';
 import { parseClientKey } from '../../src/kms/clientKey';
 import { KEY_ID_HEADER, signedHeaders, signString, stringToSign } from '../../src/kms/instanceSign';

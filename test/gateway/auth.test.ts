@@ -17,7 +17,7 @@ import { startGateway, type RunningGateway } from '../../src/main';
 import { startTelemetry } from '../../src/telemetry/otel';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { SecretNotFoundError } from '../../src/errors';
-import { issueServerCertAsync, type ServerCert } from '../../src/emulator/tls';
+import { issueServerCertAsync, type ServerCert } from '@secrets-gateway/kms-emulator/tls';
 import { captureLogger, replaceFile, tempDir, until } from '../auth/testKit';
 import { FakeSource, version } from '../helpers/fakeSource';
 import { healthWith, listServicesWith } from '../helpers/grpc';

@@ -18,7 +18,7 @@ import { parsePolicy } from '../../src/auth/policy';
 import { ReloadingServerCredentials } from '../../src/auth/tls';
 import { loadConfig } from '../../src/config/load';
 import { SETTINGS } from '../../src/config/settings';
-import { createTlsMaterial } from '../../src/emulator/tls';
+import { createTlsMaterial } from '@secrets-gateway/kms-emulator/tls';
 import { ConfigError } from '../../src/errors';
 import { buildServer, createHealth, setServing } from '../../src/server/server';
 import { silentLogger } from '../../src/telemetry/logger';
