@@ -30,6 +30,19 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(at))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / qps) + 1000)
 return wait`);
 
+/** KEYS: bucket. ARGV: qps, burst. Tokens left now (refilled to Redis TIME), as a string; writes nothing. */
+const PEEK = new LuaScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local qps = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(b[1])
+local at = tonumber(b[2])
+if tokens == nil or at == nil then return tostring(burst) end
+if now > at then tokens = math.min(burst, tokens + (now - at) * qps / 1000) end
+return tostring(tokens)`);
+
 export interface RedisBudgetOptions {
   /** Tokens per second for the whole cluster, per target. */
   qps: number;
@@ -62,6 +75,16 @@ export class RedisTokenBucket implements RequestBudget {
   tryTake(targetId: string): Promise<number> {
     const key = budgetKey(this.opts.keyPrefix ?? 'sg', targetId);
     return this.breaker.run(async () => Number(await TAKE.run(this.client, [key], [this.opts.qps, this.opts.burst])));
+  }
+
+  /** Tokens left in the cluster bucket (the fallback's while Redis is unavailable). */
+  async tokensLeft(targetId: string): Promise<number | undefined> {
+    const key = budgetKey(this.opts.keyPrefix ?? 'sg', targetId);
+    try {
+      return Number(await this.breaker.run(() => PEEK.run(this.client, [key], [this.opts.qps, this.opts.burst])));
+    } catch {
+      return this.fallback.tokensLeft?.(targetId);
+    }
   }
 
   async acquire(targetId: string, signal?: AbortSignal): Promise<void> {

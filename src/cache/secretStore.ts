@@ -67,6 +67,8 @@ export interface StoreStats {
   refreshTimers: number;
   subscriptions: number;
   breaker: BreakerState;
+  /** Reads that joined a fill already running in this process (cumulative). */
+  coalescedReads: number;
 }
 
 export class SecretStore {
@@ -87,6 +89,7 @@ export class SecretStore {
   private readonly subscribed: Promise<void>;
   private readonly instanceId = randomBytes(8).toString('base64url');
   private closed = false;
+  private coalesced = 0;
 
   constructor(deps: SecretStoreDeps) {
     const cfg = (this.config = resolveCacheConfig(deps.config));
@@ -170,7 +173,9 @@ export class SecretStore {
         return answer(item.entry, 'LOCAL_CACHE');
       }
     }
-    if (admitMiss && !this.flights.has(key)) admitMiss();
+    const joining = this.flights.has(key);
+    if (joining) this.coalesced++;
+    else admitMiss?.();
     const t: Target = { sel, key, tag: item?.tag ?? this.namer.tag(key) };
     const r = await this.flights.do(key, rank, (fs, flightRank) => this.loader.load(t, flightRank, fs), {
       signal,
@@ -205,7 +210,13 @@ export class SecretStore {
       refreshTimers: this.refresher.timers,
       subscriptions: this.subs.size,
       breaker: this.breaker.state,
+      coalescedReads: this.coalesced,
     };
+  }
+
+  /** Whether this process holds a value it could answer now (from L1, stale allowed when configured), whatever Redis and KMS do. */
+  holdsServable(): boolean {
+    return this.l1.hasServable(this.now(), this.config.serveStaleOnTransientError);
   }
 
   /** Stops timers, ends waits and source calls, unsubscribes. Callers still waiting get BackendUnavailableError. */

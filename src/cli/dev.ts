@@ -69,6 +69,7 @@ export function devBanner(dev: DevGateway): string {
     '',
     `secrets-gateway dev: gRPC on ${target}` + (dev.emulator ? `, KMS emulator regions ${Object.values(dev.emulator.regions).map((r) => `${r.regionId}=${r.endpoint}`).join(' ')}` : ''),
     dev.config.redis.target ? '  shared cache: Redis' : '  shared cache: in memory (set SECRETS_GATEWAY_REDIS_URL to use Redis)',
+    `  admin: http://${dev.config.admin.listen.host}:${dev.gateway.adminPort}/metrics, /healthz, /readyz`,
     '',
     'Try it:',
     `  npx secrets-gateway get demo/db-password${t}`,

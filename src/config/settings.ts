@@ -29,6 +29,11 @@ export const SETTINGS = {
     default: (mode) => hostPort(mode === 'dev' ? '127.0.0.1:50051' : '0.0.0.0:50051'),
     doc: 'gRPC listen address, host:port. @default 127.0.0.1:50051 (dev), 0.0.0.0:50051 (serve)',
   }),
+  SECRETS_GATEWAY_ADMIN_LISTEN: s({
+    parse: hostPort,
+    default: (mode) => hostPort(mode === 'dev' ? '127.0.0.1:9464' : '0.0.0.0:9464'),
+    doc: 'Admin HTTP listen address, host:port, separate from gRPC and plaintext (nothing secret on it): /metrics (Prometheus text), /healthz (alive) and /readyz (can serve). In dev a busy port falls back to a free one. @default 127.0.0.1:9464 (dev), 0.0.0.0:9464 (serve)',
+  }),
   SECRETS_GATEWAY_REDIS_URL: s({ parse: redisUrl, secret: true, doc: 'Shared cache, standalone Redis: redis:// or rediss:// URL (may carry a password, so it is never logged). With no Redis setting, dev mode uses an in-memory shared cache; serve refuses to start unless SECRETS_GATEWAY_ALLOW_IN_MEMORY_CACHE=true.' }),
   SECRETS_GATEWAY_REDIS_CLUSTER_NODES: s({ parse: hostPorts, doc: 'Shared cache, Redis Cluster: seed nodes host:port,host:port,… (instead of SECRETS_GATEWAY_REDIS_URL).' }),
   SECRETS_GATEWAY_REDIS_SENTINELS: s({ parse: hostPorts, doc: 'Shared cache, Redis Sentinel: sentinels host:port,host:port,…; needs SECRETS_GATEWAY_REDIS_SENTINEL_NAME.' }),

@@ -10,6 +10,8 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export interface GatewayConfig {
   mode: Mode;
   listen: HostPort;
+  /** The admin HTTP server: /metrics, /healthz, /readyz. */
+  admin: { listen: HostPort };
   logLevel: LogLevel;
   /** Where the config file was read from, if any (for the startup log). */
   configFile?: string;

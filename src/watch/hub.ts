@@ -64,6 +64,8 @@ export interface WatchHubStats {
   degradedKeys: number;
   /** Force-refresh reads this replica has made. */
   polls: number;
+  /** Rotations this replica's polls detected. */
+  rotationsDetected: number;
 }
 
 export interface WatchHub {
@@ -159,7 +161,7 @@ export function createWatchHub(opts: WatchHubOptions): WatchHub {
       let subscribers = 0;
       for (const k of keys.values()) subscribers += k.subscribers.size;
       const d = detector.stats();
-      return { keys: keys.size, subscribers, pollingKeys: d.polling, degradedKeys: d.degraded, polls: d.polls };
+      return { keys: keys.size, subscribers, pollingKeys: d.polling, degradedKeys: d.degraded, polls: d.polls, rotationsDetected: d.rotations };
     },
     close: async () => {
       if (closing.signal.aborted) return;

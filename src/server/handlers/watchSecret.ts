@@ -31,6 +31,8 @@ export interface WatchSecretDeps {
   limits: StreamLimits;
   access: AccessDeps;
   registry: StreamRegistry;
+  /** Rotation detection → write latency of each pushed version, in ms (metrics). */
+  onPushed?: (latencyMs: number) => void;
 }
 
 type Call = ServerWritableStream<WatchSecretRequest, WatchSecretResponse>;
@@ -76,6 +78,7 @@ async function handle(deps: WatchSecretDeps, call: Call): Promise<void> {
       sink: grpcSink(call),
       signal: AbortSignal.any([ctx.signal, server.signal]),
       heartbeatMs: deps.heartbeatMs,
+      ...(deps.onPushed ? { onPushed: deps.onPushed } : {}),
     });
   } catch (err) {
     // A shutdown abort surfaces as the signal's reason; report the shutdown, not an abort.
