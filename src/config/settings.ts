@@ -138,3 +138,12 @@ export type SettingValue<K extends SettingName> = (typeof SETTINGS)[K] extends S
 export function isOwnedName(name: string): boolean {
   return name.startsWith('SECRETS_GATEWAY_') || name.startsWith('cache_client_') || name.startsWith('credentials_');
 }
+
+/** The README's configuration tables (scripts/readme-settings.ts): which table a setting is listed in. */
+export type SettingGroup = 'gateway' | 'access' | 'kms';
+
+export function settingGroup(name: SettingName): SettingGroup {
+  if (name.startsWith('cache_client_') || name.startsWith('credentials_')) return 'kms';
+  if (/^SECRETS_GATEWAY_(TLS_|AUTH_|LIMIT_|ALLOW_PLAINTEXT$|POLICY_FILE$|ALLOW_ALL_CALLERS$|AUDIT_LOG$|REFLECTION$|MAX_CONCURRENT_STREAMS$|MAX_RECEIVE_MESSAGE_BYTES$)/.test(name)) return 'access';
+  return 'gateway';
+}

@@ -82,6 +82,7 @@ export function createWatchHub(opts: WatchHubOptions): WatchHub {
   const log = (opts.logger ?? silentLogger).child({ component: 'watch', replicaId: o.replicaId });
   const keys = new Map<string, KeyState>();
   const closing = new AbortController();
+  let rotationsDetected = 0;
   const goneError = (reason: GoneReason, name: string) =>
     reason === 'not_found' ? new SecretNotFoundError(`secret ${name} no longer exists`) : new AccessDeniedError(`access to secret ${name} was revoked`);
 
@@ -101,7 +102,12 @@ export function createWatchHub(opts: WatchHubOptions): WatchHub {
     replicaId: o.replicaId,
     log,
     random: o.random,
-    onPolled: (tag, r) => keys.get(tag)?.acceptPolled(r),
+    onPolled: (tag, r) => {
+      const key = keys.get(tag);
+      // A poll of ours that finds another version than the streams hold: a rotation detected here.
+      if (key?.currentVersionId !== undefined && key.currentVersionId !== r.secret.versionId) rotationsDetected++;
+      key?.acceptPolled(r);
+    },
     onGone: (tag, reason) => endKey(tag, goneError(reason, keys.get(tag)?.sel.name ?? 'unknown')),
   });
 
@@ -161,7 +167,7 @@ export function createWatchHub(opts: WatchHubOptions): WatchHub {
       let subscribers = 0;
       for (const k of keys.values()) subscribers += k.subscribers.size;
       const d = detector.stats();
-      return { keys: keys.size, subscribers, pollingKeys: d.polling, degradedKeys: d.degraded, polls: d.polls, rotationsDetected: d.rotations };
+      return { keys: keys.size, subscribers, pollingKeys: d.polling, degradedKeys: d.degraded, polls: d.polls, rotationsDetected };
     },
     close: async () => {
       if (closing.signal.aborted) return;

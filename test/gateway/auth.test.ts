@@ -63,6 +63,7 @@ async function startAuthGateway(t: ExecutionContext, over: Record<string, string
     env: {},
     overrides: {
       SECRETS_GATEWAY_LISTEN: `127.0.0.1:${port}`,
+      SECRETS_GATEWAY_ADMIN_LISTEN: '127.0.0.1:0',
       cache_client_region_id: '[{"regionId":"cn-hangzhou"}]',
       credentials_type: 'ak',
       credentials_access_key_id: 'unused',
