@@ -68,8 +68,6 @@ export class RotationDetector {
   private readonly closing = new AbortController();
   /** Force-refresh reads made by this replica (tests and metrics). */
   polls = 0;
-  /** Polls that found a version other than the one seen before (rotations this replica detected). */
-  rotations = 0;
 
   constructor(private readonly o: DetectorOptions) {}
 
@@ -119,14 +117,14 @@ export class RotationDetector {
   }
 
   /** `polling`: keys this replica polls (lease held, or bus down); `degraded`: of those, bus down. */
-  stats(): { keys: number; polling: number; degraded: number; polls: number; rotations: number } {
+  stats(): { keys: number; polling: number; degraded: number; polls: number } {
     let polling = 0;
     let degraded = 0;
     for (const p of this.keys.values()) {
       if (p.holding || p.degraded) polling++;
       if (p.degraded) degraded++;
     }
-    return { keys: this.keys.size, polling, degraded, polls: this.polls, rotations: this.rotations };
+    return { keys: this.keys.size, polling, degraded, polls: this.polls };
   }
 
   /** Stops every timer, aborts polls in flight, releases held leases and leaves interest. */
@@ -234,7 +232,6 @@ export class RotationDetector {
       if (!p.local && (await this.o.bus.interestCount(p.tag)) === 0 && !p.local) return void this.stop(p);
       const r = await this.forceRead(p);
       const rotated = p.lastVersionId !== undefined && p.lastVersionId !== r.secret.versionId;
-      if (rotated) this.rotations++;
       p.lastVersionId = r.secret.versionId;
       p.lastCheckLocalMs = Date.now();
       p.nextRotationTimeMs = r.secret.nextRotationTimeMs;
