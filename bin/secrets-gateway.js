@@ -5,9 +5,20 @@
 const path = require('node:path');
 const fs = require('node:fs');
 
+// The KMS emulator (dev mode, kms-emulator) is a TypeScript dev dependency: with a build, those
+// commands still need tsx to load it; where tsx is absent (the production image) so is the emulator,
+// and the command says so.
+const EMULATOR_COMMANDS = new Set(['dev', 'kms-emulator']);
 const built = path.join(__dirname, '..', 'dist', 'cli', 'main.js');
 let cli;
 if (fs.existsSync(built)) {
+  if (EMULATOR_COMMANDS.has(process.argv[2])) {
+    try {
+      require('tsx/cjs');
+    } catch {
+      // no tsx: no emulator either; the command reports it
+    }
+  }
   cli = require(built);
 } else {
   require('tsx/cjs');

@@ -17,7 +17,7 @@ const RULES = [
   [/^telemetry\//, /^config\//, 'telemetry/ must not import config/'],
   [/^watch\//, /^auth\//, 'watch/ must not know about auth'],
   [/^auth\//, /^(kms|cache|watch)\//, 'auth/ must not know about KMS or the cache'],
-  [/^(?!emulator\/|cli\/|gen\/)/, /^emulator\//, 'production paths must not import the emulator (only cli/dev and tests may)'],
+  [/^(?!cli\/)/, /^@secrets-gateway\/kms-emulator/, 'production paths must not import the emulator package (only cli/ loads it, for dev mode)'],
 ];
 
 const files = [];

@@ -31,8 +31,10 @@ import { KmsPool } from './kms/pool';
 import type { AccessDeps } from './server/handlers/access';
 import { createSecretsGatewayService } from './server/handlers/service';
 import { RECOMMENDED_SERVER_OPTIONS } from './server/limits';
-import { buildServer, createHealth, setServing } from './server/server';
-import { createInstruments } from './telemetry/instruments';
+import { startAdminServer, type AdminServer } from './server/admin';
+import { Readiness } from './server/readiness';
+import { buildServer, createHealth } from './server/server';
+import { createInstruments, observeGateway } from './telemetry/instruments';
 import { createLogger, type Logger } from './telemetry/logger';
 import { startTelemetry, type Telemetry } from './telemetry/otel';
 import { createMemoryBus, createRedisWatchBus, createWatchHub } from './watch';
@@ -83,6 +85,23 @@ async function buildAccess(config: GatewayConfig, logger: Logger, closers: (() =
   return { access: { gate, rateLimits, ...(audit ? { audit } : {}) }, ...(credentials ? { credentials } : {}), ...(policy ? { policy } : {}) };
 }
 
+/**
+ * The admin server on SECRETS_GATEWAY_ADMIN_LISTEN. In dev a busy port falls back to a free one
+ * (two dev gateways on one machine); in serve a port that cannot be bound stops startup.
+ */
+async function startAdmin(config: GatewayConfig, logger: Logger, o: Omit<Parameters<typeof startAdminServer>[0], 'listen'>): Promise<AdminServer> {
+  const listen = config.admin.listen;
+  try {
+    return await startAdminServer({ ...o, listen });
+  } catch (e) {
+    if (config.mode === 'dev' && (e as NodeJS.ErrnoException).code === 'EADDRINUSE' && listen.port !== 0) {
+      logger.info('admin port busy; dev mode uses a free one', { port: listen.port });
+      return startAdminServer({ ...o, listen: { ...listen, port: 0 } });
+    }
+    throw new ConfigError('SECRETS_GATEWAY_ADMIN_LISTEN', `cannot listen on ${listen.host}:${listen.port}: ${(e as Error).message}`);
+  }
+}
+
 export interface GatewayDeps {
   logger?: Logger;
   /** Replaces the KMS pool (tests that need a programmable source). */
@@ -91,13 +110,17 @@ export interface GatewayDeps {
   replicaId?: string;
   /** Watch lease per key (tests shorten it to show takeover quickly). */
   watchLeaseMs?: number;
-  /** Replaces the telemetry built from config (tests inject in-memory exporters). */
+  /** Replaces the telemetry built from config (tests inject in-memory exporters; /metrics is then off). */
   telemetry?: Telemetry;
+  /** Told the bound ports once both servers listen, before warm-up (tests watch readiness during it). */
+  report?: (ports: { port: number; adminPort: number }) => void;
 }
 
 export interface RunningGateway {
   /** The bound gRPC port (useful with port 0). */
   port: number;
+  /** The bound admin HTTP port (/metrics, /healthz, /readyz). */
+  adminPort: number;
   /**
    * Stops in order: health NOT_SERVING, watch streams end with UNAVAILABLE "server shutting down",
    * a bounded graceful drain, force close, then the watch hub, the cache and Redis. Idempotent.
@@ -117,7 +140,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
   try {
     const telemetry =
       deps.telemetry ??
-      startTelemetry({ otlpEndpoint: config.telemetry.otlpEndpoint, metricIntervalMs: config.telemetry.metricsIntervalMs, serviceName: config.telemetry.serviceName });
+      startTelemetry({ otlpEndpoint: config.telemetry.otlpEndpoint, metricIntervalMs: config.telemetry.metricsIntervalMs, serviceName: config.telemetry.serviceName, prometheus: true });
     closers.push(() => telemetry.shutdown()); // first in, last out: it flushes what shutdown itself recorded
     const instruments = createInstruments(telemetry.meter);
 
@@ -153,16 +176,24 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
         config: config.kms,
         budget,
         logger: logger.child({ component: 'kms' }),
-        onAttempt: (a) => instruments.kmsAttempts.add(1, { 'kms.region': a.regionId, 'kms.outcome': a.outcome }),
+        onAttempt: (a) => instruments.kmsAttempts.add(1, { 'kms.target': a.targetId, 'kms.region': a.regionId, 'kms.action': 'GetSecretValue', 'kms.outcome': a.outcome }),
       });
     const tier = redis ? new RedisTier(redis, prefix) : new MemoryTier(new MemoryBackend(), prefix);
-    const store = new SecretStore({ source, tier, keyRing, config: { ...tuning, forcedRefreshMinIntervalMs: config.cache.forcedRefreshMinIntervalMs }, logger: logger.child({ component: 'cache' }) });
+    const rejected = (channel: string) => (reason: string) => instruments.rejectedMessages.add(1, { channel, reason });
+    const store = new SecretStore({
+      source,
+      tier,
+      keyRing,
+      config: { ...tuning, forcedRefreshMinIntervalMs: config.cache.forcedRefreshMinIntervalMs },
+      logger: logger.child({ component: 'cache' }),
+      onRejectedMessage: rejected('cache'),
+    });
     closers.push(() => store.close());
     await store.ready({ signal: AbortSignal.timeout(config.redis.connectTimeoutMs * 2) }).catch(() => undefined);
 
     const namer = new KeyNamer(keyRing.namingKey, prefix);
     const bus = redis
-      ? createRedisWatchBus({ redis, tagOf: (k) => namer.tag(k), keyPrefix: prefix, logger: logger.child({ component: 'watch' }), auth: new MessageAuth({ key: keyRing.channelKey, channel: 'watch', logger: logger.child({ component: 'cluster' }) }) })
+      ? createRedisWatchBus({ redis, tagOf: (k) => namer.tag(k), keyPrefix: prefix, logger: logger.child({ component: 'watch' }), auth: new MessageAuth({ key: keyRing.channelKey, channel: 'watch', logger: logger.child({ component: 'cluster' }), onReject: rejected('watch') }) })
       : createMemoryBus();
     const hub = createWatchHub({
       reader: store,
@@ -185,6 +216,34 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
       limits: { maxStreams: config.watch.maxStreams, maxStreamsPerCaller: config.watch.maxStreamsPerCaller },
     });
     const health = createHealth();
+    const kmsHealth = 'health' in source && typeof source.health === 'function' ? () => (source as KmsPool).health() : () => [];
+    const readiness = new Readiness({
+      health,
+      probes: {
+        sharedCacheUp: () => !!redis && redis.status === 'ready' && store.stats().breaker !== 'open',
+        kmsUp: () => {
+          const targets = kmsHealth();
+          return targets.length === 0 || targets.some((t) => t.state !== 'open');
+        },
+        holdsEntries: () => store.holdsServable(),
+      },
+      onChange: (r) => logger[r.ready ? 'info' : 'warn'](r.ready ? 'ready' : 'not ready', { ...r }),
+    });
+    closers.push(() => readiness.close());
+    closers.push(
+      observeGateway(telemetry.meter, {
+        coalescedReads: () => store.stats().coalescedReads,
+        sharedTierBreaker: () => store.stats().breaker,
+        kmsTargets: () => kmsHealth(),
+        ...(budget ? { budgetTokens: () => Promise.all(config.kms.targets.map(async (t) => ({ id: t.id, tokens: (await budget.tokensLeft(t.id)) ?? 0 }))) } : {}),
+        rotationsDetected: () => hub.stats().rotationsDetected,
+        pollingKeys: () => {
+          const h = hub.stats();
+          return { polling: h.pollingKeys, degraded: h.degradedKeys };
+        },
+        ready: () => (readiness.ready ? 1 : 0),
+      }),
+    );
     let built;
     try {
       built = await buildServer(config.listen, service.impl, health, {
@@ -202,6 +261,9 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
     }
     const { server, port } = built;
     closers.push(() => server.forceShutdown());
+    const admin = await startAdmin(config, logger, { readiness, ...(telemetry.metricsHandler ? { metrics: telemetry.metricsHandler } : {}) });
+    closers.push(() => admin.close());
+    deps.report?.({ port, adminPort: admin.port });
     // A reload that takes a right away ends the streams that relied on it.
     if (policy) {
       const off = policy.onChange(() => {
@@ -217,7 +279,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
       const report = await warmUp(store, secrets.map((name) => ({ name })), { concurrency, jitterMs, logger });
       logger.info('warm-up done', { ...report });
     }
-    setServing(health, true);
+    readiness.serving();
     if (!config.auth.tls) {
       logger[config.mode === 'serve' ? 'warn' : 'info'](
         config.mode === 'serve' ? 'serving plaintext gRPC (SECRETS_GATEWAY_ALLOW_PLAINTEXT=true): secrets cross the network unencrypted' : 'dev mode: plaintext gRPC',
@@ -225,13 +287,13 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
       );
     }
     if (config.auth.allowAllCallers) logger[config.mode === 'serve' ? 'warn' : 'info']('no policy: every caller may read every secret the gateway can read');
-    logger.info('gateway listening', { mode: config.mode, host: config.listen.host, port, tls: !!config.auth.tls, mtls: !!config.auth.tls?.clientCaFile, configFile: config.configFile, kmsTargets: config.kms.targets.map((t) => t.id) });
+    logger.info('gateway listening', { mode: config.mode, host: config.listen.host, port, adminPort: admin.port, tls: !!config.auth.tls, mtls: !!config.auth.tls?.clientCaFile, configFile: config.configFile, kmsTargets: config.kms.targets.map((t) => t.id) });
 
     let stopping: Promise<void> | undefined;
     const shutdown = () =>
       (stopping ??= (async () => {
         logger.info('gateway stopping');
-        setServing(health, false);
+        readiness.drain();
         await service.endAllStreams();
         const drained = await new Promise<boolean>((resolve) => {
           const timer = setTimeout(() => resolve(false), config.shutdownGraceMs);
@@ -247,7 +309,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
         await closeAll();
         logger.info('gateway stopped');
       })());
-    return { port, shutdown };
+    return { port, adminPort: admin.port, shutdown };
   } catch (e) {
     await closeAll();
     throw e;

@@ -44,6 +44,17 @@ export class L1 {
     return item;
   }
 
+  /**
+   * Whether some value could still be answered at `now`: until its stale limit when `stale`, else
+   * only while LOCAL_CACHE (readiness: "holds something to serve"). Stops at the first one.
+   */
+  hasServable(now: number, stale: boolean): boolean {
+    for (const item of this.lru.values()) {
+      if (item.kind === 'value' && now < (stale ? item.entry.staleUntilMs : item.l1ExpiresAtMs)) return true;
+    }
+    return false;
+  }
+
   /** Reads without touching recency or expiry (refresher bookkeeping). */
   peek(cacheKey: string): L1Item | undefined {
     return this.lru.peek(cacheKey);

@@ -13,6 +13,7 @@ import { budgetKey } from './keys';
 import type { RedisClient } from './redisClient';
 import { runScript } from '../cluster/scripts';
 
+/** KEYS: bucket. ARGV: qps, burst. Tokens left now (refilled to Redis TIME), as a string; writes nothing. */
 export interface RedisBudgetOptions {
   /** Tokens per second for the whole cluster, per target. */
   qps: number;
@@ -45,6 +46,16 @@ export class RedisTokenBucket implements RequestBudget {
   tryTake(targetId: string): Promise<number> {
     const key = budgetKey(this.opts.keyPrefix ?? 'sg', targetId);
     return this.breaker.run(() => runScript(this.client, 'sgTakeToken', [key], [this.opts.qps, this.opts.burst]));
+  }
+
+  /** Tokens left in the cluster bucket (the fallback's while Redis is unavailable). */
+  async tokensLeft(targetId: string): Promise<number | undefined> {
+    const key = budgetKey(this.opts.keyPrefix ?? 'sg', targetId);
+    try {
+      return await this.breaker.run(() => runScript(this.client, 'sgPeekTokens', [key], [this.opts.qps, this.opts.burst]));
+    } catch {
+      return this.fallback.tokensLeft?.(targetId);
+    }
   }
 
   async acquire(targetId: string, signal?: AbortSignal): Promise<void> {

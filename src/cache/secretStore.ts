@@ -14,7 +14,7 @@ import { resolveCacheConfig, type CacheConfig } from './config';
 import { EntryCodec } from './entryCodec';
 import type { CacheEntry } from './entry';
 import { decodeEvent, encodeEvent, type CacheUpdateListener, type EvictReason } from './events';
-import { MessageAuth } from '../cluster/messageAuth';
+import { MessageAuth, type RejectReason } from '../cluster/messageAuth';
 import { HighWaterMarks } from './highWater';
 import { FillWaiters } from './fillWaiters';
 import type { KeyRing } from './keyRing';
@@ -53,6 +53,8 @@ export interface SecretStoreDeps {
   keyRing: KeyRing;
   config?: Partial<CacheConfig>;
   logger?: Logger;
+  /** Told of each change-feed message dropped as not authentic or not recent (metrics). */
+  onRejectedMessage?: (reason: RejectReason) => void;
   /** Epoch ms. @default Date.now */
   now?: () => number;
   /** Share one breaker with the Redis budget, if wanted. @default a new one from config */
@@ -69,6 +71,8 @@ export interface StoreStats {
   refreshTimers: number;
   subscriptions: number;
   breaker: BreakerState;
+  /** Reads that joined a fill already running in this process (cumulative). */
+  coalescedReads: number;
 }
 
 export class SecretStore {
@@ -91,6 +95,7 @@ export class SecretStore {
   private readonly subscribed: Promise<void>;
   private readonly instanceId = randomBytes(8).toString('base64url');
   private closed = false;
+  private coalesced = 0;
 
   constructor(deps: SecretStoreDeps) {
     const cfg = (this.config = resolveCacheConfig(deps.config));
@@ -112,7 +117,7 @@ export class SecretStore {
     this.lock = new ClusterLock(this.tier, this.breaker, cfg.lockLeaseMs, this.logger);
     this.flights = new SingleFlight<LoadResult>({ maxWaitersPerKey: cfg.maxWaitersPerKey, maxFlights: cfg.maxFlights });
     this.marks = new HighWaterMarks(cfg.highWaterMarks, cfg.maxClockSkewMs);
-    this.auth = new MessageAuth({ key: deps.keyRing.channelKey, channel: 'cache', now: this.now, logger: this.logger });
+    this.auth = new MessageAuth({ key: deps.keyRing.channelKey, channel: 'cache', now: this.now, logger: this.logger, ...(deps.onRejectedMessage ? { onReject: deps.onRejectedMessage } : {}) });
     this.loader = new Loader({
       encode: (ev) => this.auth.seal(encodeEvent(ev)),
       marks: this.marks,
@@ -179,7 +184,9 @@ export class SecretStore {
         return answer(item.entry, 'LOCAL_CACHE');
       }
     }
-    if (admitMiss && !this.flights.has(key)) admitMiss();
+    const joining = this.flights.has(key);
+    if (joining) this.coalesced++;
+    else admitMiss?.();
     const t: Target = { sel, key, tag: item?.tag ?? this.namer.tag(key) };
     const r = await this.flights.do(key, rank, (fs, flightRank) => this.loader.load(t, flightRank, fs), {
       signal,
@@ -219,7 +226,13 @@ export class SecretStore {
       refreshTimers: this.refresher.timers,
       subscriptions: this.subs.size,
       breaker: this.breaker.state,
+      coalescedReads: this.coalesced,
     };
+  }
+
+  /** Whether this process holds a value it could answer now (from L1, stale allowed when configured), whatever Redis and KMS do. */
+  holdsServable(): boolean {
+    return this.l1.hasServable(this.now(), this.config.serveStaleOnTransientError);
   }
 
   /** Stops timers, ends waits and source calls, unsubscribes. Callers still waiting get BackendUnavailableError. */

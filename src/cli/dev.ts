@@ -4,9 +4,9 @@
  * When `cache_client_region_id` is configured, dev mode uses those targets instead.
  */
 import type { GatewayConfig } from '../config/types';
-import type { KmsEmulator } from '../emulator';
 import { startGateway, type GatewayDeps, type RunningGateway } from '../main';
 import type { Logger } from '../telemetry/logger';
+import { loadEmulator, type DevEmulator } from './emulator';
 
 /** Where `secrets-gateway rotate` finds the dev emulator's admin endpoint. */
 export const DEV_ADMIN_PORT = 50052;
@@ -15,18 +15,17 @@ const DEV_AK = { id: 'dev-ak', secret: 'dev-secret-not-for-production' };
 
 export interface DevGateway {
   gateway: RunningGateway;
-  emulator?: KmsEmulator;
+  emulator?: DevEmulator;
   config: GatewayConfig;
   close(): Promise<void>;
 }
 
 export async function startDev(base: GatewayConfig, logger: Logger, adminPort = DEV_ADMIN_PORT, deps: Omit<GatewayDeps, 'logger'> = {}): Promise<DevGateway> {
-  let emulator: KmsEmulator | undefined;
+  let emulator: DevEmulator | undefined;
   let config = base;
   if (base.kms.targets.length === 0) {
-    // Loaded lazily: only dev mode ever loads the emulator.
-    const { createKmsEmulator } = require('../emulator') as typeof import('../emulator');
-    const { findDemoSeed } = require('../emulator/cli') as typeof import('../emulator/cli');
+    // Loaded at run time: only dev mode ever loads the emulator, and the production image has none.
+    const { createKmsEmulator, findDemoSeed } = loadEmulator('secrets-gateway dev');
     const seed = findDemoSeed();
     const start = (port: number) =>
       createKmsEmulator({ regions: DEV_REGIONS, seed, accessKeys: { [DEV_AK.id]: DEV_AK.secret }, adminPort: port, logger: logger.child({ component: 'kms-emulator' }) });
@@ -70,6 +69,7 @@ export function devBanner(dev: DevGateway): string {
     '',
     `secrets-gateway dev: gRPC on ${target}` + (dev.emulator ? `, KMS emulator regions ${Object.values(dev.emulator.regions).map((r) => `${r.regionId}=${r.endpoint}`).join(' ')}` : ''),
     dev.config.redis.target ? '  shared cache: Redis' : '  shared cache: in memory (set SECRETS_GATEWAY_REDIS_URL to use Redis)',
+    `  admin: http://${dev.config.admin.listen.host}:${dev.gateway.adminPort}/metrics, /healthz, /readyz`,
     '',
     'Try it:',
     `  npx secrets-gateway get demo/db-password${t}`,

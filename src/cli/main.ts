@@ -56,8 +56,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'rotate':
         return await (require('./dev') as typeof import('./dev')).rotateCommand(argv.slice(1));
       case 'kms-emulator':
-        // Loaded lazily: production paths never import the emulator.
-        return await (require('../emulator/cli') as typeof import('../emulator/cli')).runKmsEmulatorCommand(argv.slice(1));
+        // Loaded at run time: production paths never import the emulator.
+        return await (require('./emulator') as typeof import('./emulator')).loadEmulator('secrets-gateway kms-emulator').runKmsEmulatorCommand(argv.slice(1));
       case undefined:
       case 'help':
       case '--help':

@@ -102,6 +102,19 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(at))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / qps) + 1000)
 return wait`,
   ],
+  /** KEYS: budget bucket. ARGV: qps, burst. Tokens left now (a metric), without taking one; a bad bucket reads as full. */
+  sgPeekTokens: [
+    1,
+    `${NOW}
+local qps = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(b[1])
+local at = tonumber(b[2])
+if tokens == nil or at == nil or tokens ~= tokens or at ~= at or tokens < 0 or tokens > burst or at > now then return tostring(burst) end
+if now > at then tokens = math.min(burst, tokens + (now - at) * qps / 1000) end
+return tostring(tokens)`,
+  ],
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

@@ -90,6 +90,7 @@ export function loadConfig(opts: LoadOptions): GatewayConfig {
     auth,
     server: { maxConcurrentStreams: get('SECRETS_GATEWAY_MAX_CONCURRENT_STREAMS'), maxReceiveMessageBytes: get('SECRETS_GATEWAY_MAX_RECEIVE_MESSAGE_BYTES') },
     listen: get('SECRETS_GATEWAY_LISTEN'),
+    admin: { listen: get('SECRETS_GATEWAY_ADMIN_LISTEN') },
     logLevel: get('SECRETS_GATEWAY_LOG_LEVEL'),
     configFile: file,
     redis: {

@@ -29,6 +29,11 @@ export const SETTINGS = {
     default: (mode) => hostPort(mode === 'dev' ? '127.0.0.1:50051' : '0.0.0.0:50051'),
     doc: 'gRPC listen address, host:port. @default 127.0.0.1:50051 (dev), 0.0.0.0:50051 (serve)',
   }),
+  SECRETS_GATEWAY_ADMIN_LISTEN: s({
+    parse: hostPort,
+    default: (mode) => hostPort(mode === 'dev' ? '127.0.0.1:9464' : '0.0.0.0:9464'),
+    doc: 'Admin HTTP listen address, host:port, separate from gRPC and plaintext (nothing secret on it): /metrics (Prometheus text), /healthz (alive) and /readyz (can serve). In dev a busy port falls back to a free one. @default 127.0.0.1:9464 (dev), 0.0.0.0:9464 (serve)',
+  }),
   SECRETS_GATEWAY_REDIS_URL: s({ parse: redisUrl, secret: true, doc: 'Shared cache, standalone Redis: redis:// or rediss:// URL (may carry a password, so it is never logged). With no Redis setting, dev mode uses an in-memory shared cache; serve refuses to start unless SECRETS_GATEWAY_ALLOW_IN_MEMORY_CACHE=true.' }),
   SECRETS_GATEWAY_REDIS_CLUSTER_NODES: s({ parse: hostPorts, doc: 'Shared cache, Redis Cluster: seed nodes host:port,host:port,… (instead of SECRETS_GATEWAY_REDIS_URL).' }),
   SECRETS_GATEWAY_REDIS_SENTINELS: s({ parse: hostPorts, doc: 'Shared cache, Redis Sentinel: sentinels host:port,host:port,…; needs SECRETS_GATEWAY_REDIS_SENTINEL_NAME.' }),
@@ -133,4 +138,13 @@ export type SettingValue<K extends SettingName> = (typeof SETTINGS)[K] extends S
 /** Env names we own: an unknown name in these families is a typo and stops startup. */
 export function isOwnedName(name: string): boolean {
   return name.startsWith('SECRETS_GATEWAY_') || name.startsWith('cache_client_') || name.startsWith('credentials_');
+}
+
+/** The README's configuration tables (scripts/readme-settings.ts): which table a setting is listed in. */
+export type SettingGroup = 'gateway' | 'access' | 'kms';
+
+export function settingGroup(name: SettingName): SettingGroup {
+  if (name.startsWith('cache_client_') || name.startsWith('credentials_')) return 'kms';
+  if (/^SECRETS_GATEWAY_(TLS_|AUTH_|LIMIT_|ALLOW_PLAINTEXT$|POLICY_FILE$|ALLOW_ALL_CALLERS$|AUDIT_LOG$|REFLECTION$|MAX_CONCURRENT_STREAMS$|MAX_RECEIVE_MESSAGE_BYTES$)/.test(name)) return 'access';
+  return 'gateway';
 }

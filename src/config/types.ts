@@ -11,6 +11,8 @@ export type { LogLevel };
 export interface GatewayConfig {
   mode: Mode;
   listen: HostPort;
+  /** The admin HTTP server: /metrics, /healthz, /readyz. */
+  admin: { listen: HostPort };
   logLevel: LogLevel;
   /** Where the config file was read from, if any (for the startup log). */
   configFile?: string;

@@ -7,9 +7,20 @@
  */
 import OpenApiClient, * as OpenApi from '@alicloud/openapi-client';
 import OpenApiUtil from '@alicloud/openapi-util';
-import * as Util from '@alicloud/tea-util';
 
 export const KMS_API_VERSION = '2016-01-20';
+
+/** The per-call runtime options `callApi` takes (`$Util.RuntimeOptions`). */
+export type RuntimeOptions = Parameters<OpenApiClient['callApi']>[2];
+
+/**
+ * Runtime options as a plain object: `callApi` only reads their fields (readTimeout,
+ * connectTimeout, autoretry, …), and openapi-client pins its own copy of `@alicloud/tea-util`, so
+ * a second copy of that package just to construct the class would duplicate what the SDK brings.
+ */
+export function runtimeOptions(o: { readTimeout?: number; connectTimeout?: number; [field: string]: unknown }): RuntimeOptions {
+  return { ...o } as unknown as RuntimeOptions;
+}
 
 export interface GetSecretValueRequest {
   SecretName: string;
@@ -91,7 +102,6 @@ export async function getSecretValue(client: OpenApiClient, req: GetSecretValueR
   if (req.VersionId) query.VersionId = req.VersionId;
   if (req.FetchExtendedConfig) query.FetchExtendedConfig = true;
   const request = new OpenApi.OpenApiRequest({ query: OpenApiUtil.query(query) });
-  const runtime = new Util.RuntimeOptions({ readTimeout: t.readTimeoutMs, connectTimeout: t.connectTimeoutMs });
-  const res = await client.callApi(GET_SECRET_VALUE(), request, runtime as never);
+  const res = await client.callApi(GET_SECRET_VALUE(), request, runtimeOptions({ readTimeout: t.readTimeoutMs, connectTimeout: t.connectTimeoutMs }));
   return (res as { body: GetSecretValueResponseBody }).body;
 }

@@ -14,6 +14,8 @@ export interface RequestBudget {
    * bucket is empty for longer than `maxWaitMs`).
    */
   acquire(targetId: string, signal?: AbortSignal): Promise<void>;
+  /** Tokens left for `targetId` now, without taking one (metrics); undefined when unknown. */
+  tokensLeft?(targetId: string): Promise<number | undefined> | number | undefined;
 }
 
 export interface TokenBucketOptions {
@@ -33,6 +35,11 @@ export class LocalTokenBucket implements RequestBudget {
 
   constructor(private readonly opts: TokenBucketOptions) {
     this.now = opts.now ?? Date.now;
+  }
+
+  tokensLeft(targetId: string): number {
+    const b = this.buckets.get(targetId);
+    return b ? Math.min(this.opts.burst, b.tokens + ((this.now() - b.at) * this.opts.qps) / 1000) : this.opts.burst;
   }
 
   /** Takes a token if one is available now; otherwise returns how many ms until one will be. */

@@ -3,27 +3,24 @@
  * hands out (`{"KeyId": "KAAP.…", "PrivateKeyData": "<base64 PKCS#12>"}`) and the password that
  * opens it. The key signs every instance-API request (instanceSign.ts).
  *
- * Why node-forge in the runtime path: Node's crypto has no PKCS#12 parser, and
- * `tls.createSecureContext({pfx})` refuses these files ("Unsupported PKCS12 PFX data") because
- * their certificate bag is encrypted with RC2-40, which OpenSSL 3 only offers in its legacy
- * provider. node-forge (already a dependency) reads them, MAC check included; we take the RSA key
- * out once and hand it to Node's crypto as a KeyObject, so signing itself is native.
+ * The PKCS#12 is opened by pkcs12.ts with Node's crypto alone: `tls.createSecureContext({pfx})`
+ * refuses these files ("Unsupported PKCS12 PFX data") because their certificate bag is encrypted
+ * with RC2-40, which OpenSSL 3 only offers in its legacy provider, and signing needs only the key.
+ * (node-forge, which reads the whole file, stays a test and emulator dependency.)
  *
  * Nothing here ever puts the key, the password or the file's content into an error or a log:
  * reasons are fixed phrases.
  */
-import { createPrivateKey, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { stat, readFile } from 'node:fs/promises';
-import forge from 'node-forge';
 import { BackendAuthError } from '../errors';
+import { Pkcs12Error, privateKeyFromPfx } from './pkcs12';
 import { silentLogger, type Logger } from '../telemetry/logger';
 
 export interface ClientKey {
   /** `x-kms-acccesskeyid`, e.g. `KAAP.<uuid>`. */
   keyId: string;
   privateKey: KeyObject;
-  /** The AAP certificate (PEM), whose public key the instance verifies against. */
-  certificatePem?: string;
 }
 
 /** A ClientKey file or password that cannot be used. `reason` never carries secret material. */
@@ -58,29 +55,17 @@ export function parseClientKey(json: string, password: string): ClientKey {
   const o = (doc && typeof doc === 'object' ? doc : {}) as Record<string, unknown>;
   if (typeof o.KeyId !== 'string' || !o.KeyId.trim()) throw new ClientKeyError('clientKeyFile', 'has no KeyId');
   if (typeof o.PrivateKeyData !== 'string' || !o.PrivateKeyData.trim()) throw new ClientKeyError('clientKeyFile', 'has no PrivateKeyData');
-  let p12: forge.pkcs12.Pkcs12Pfx;
-  try {
-    const der = forge.util.decode64(o.PrivateKeyData.replace(/\s+/g, ''));
-    p12 = forge.pkcs12.pkcs12FromAsn1(forge.asn1.fromDer(der), password);
-  } catch (e) {
-    // forge reports a wrong password as a failed MAC check; anything else is a damaged file.
-    if (/MAC could not be verified|Invalid password/i.test((e as Error)?.message ?? '')) throw new ClientKeyError('password', 'does not open the ClientKey (PKCS#12 MAC check failed)');
-    throw new ClientKeyError('clientKeyFile', 'PrivateKeyData is not a PKCS#12 the password opens');
-  }
-  const keyBags = [
-    ...(p12.getBags({ bagType: forge.pki.oids.pkcs8ShroudedKeyBag! })[forge.pki.oids.pkcs8ShroudedKeyBag!] ?? []),
-    ...(p12.getBags({ bagType: forge.pki.oids.keyBag! })[forge.pki.oids.keyBag!] ?? []),
-  ];
-  const key = keyBags.find((b) => b.key)?.key as forge.pki.rsa.PrivateKey | undefined;
-  if (!key) throw new ClientKeyError('clientKeyFile', 'PrivateKeyData holds no RSA private key');
-  const cert = (p12.getBags({ bagType: forge.pki.oids.certBag! })[forge.pki.oids.certBag!] ?? []).find((b) => b.cert)?.cert;
+  const der = Buffer.from(o.PrivateKeyData.replace(/\s+/g, ''), 'base64');
   let privateKey: KeyObject;
   try {
-    privateKey = createPrivateKey(forge.pki.privateKeyToPem(key));
-  } catch {
-    throw new ClientKeyError('clientKeyFile', 'PrivateKeyData holds a key Node cannot load');
+    privateKey = privateKeyFromPfx(der, password);
+  } catch (e) {
+    if (e instanceof Pkcs12Error && e.kind === 'wrong-password') throw new ClientKeyError('password', 'does not open the ClientKey (PKCS#12 MAC check failed)');
+    if (e instanceof Pkcs12Error && e.kind === 'no-key') throw new ClientKeyError('clientKeyFile', 'PrivateKeyData holds no private key');
+    throw new ClientKeyError('clientKeyFile', 'PrivateKeyData is not a PKCS#12 the password opens');
   }
-  return { keyId: o.KeyId.trim(), privateKey, certificatePem: cert ? forge.pki.certificateToPem(cert) : undefined };
+  if (privateKey.asymmetricKeyType !== 'rsa') throw new ClientKeyError('clientKeyFile', 'PrivateKeyData holds no RSA private key');
+  return { keyId: o.KeyId.trim(), privateKey };
 }
 
 export type PasswordSource = { kind: 'file'; path: string } | { kind: 'value'; value: string };

@@ -33,7 +33,7 @@ export interface KmsPoolOptions {
   now?: () => number;
   random?: () => number;
   /** Told about every finished attempt (metrics). `outcome` is `OK` or the KMS / network code. */
-  onAttempt?: (a: { regionId: string; outcome: string; durationMs: number }) => void;
+  onAttempt?: (a: { targetId: string; regionId: string; outcome: string; durationMs: number }) => void;
 }
 
 /** Added to a failed attempt's elapsed time in the latency estimate, so failing targets sink. */
@@ -174,7 +174,7 @@ export class KmsPool {
       const body = await abortable(t.client.getSecretValue(req, { readTimeoutMs, connectTimeoutMs }, signal), signal);
       t.observe(this.now() - started);
       t.breaker.onSuccess();
-      this.opts.onAttempt?.({ regionId: t.config.regionId, outcome: 'OK', durationMs: this.now() - started });
+      this.opts.onAttempt?.({ targetId: t.id, regionId: t.config.regionId, outcome: 'OK', durationMs: this.now() - started });
       return toSecretVersion(body, t.config.regionId);
     } catch (err) {
       if (signal?.aborted) {
@@ -182,7 +182,7 @@ export class KmsPool {
         throw signal.reason;
       }
       const c = classify(err, `KMS GetSecretValue ${req.SecretName}`, t.config.regionId); // the target goes to the log, not to callers
-      this.opts.onAttempt?.({ regionId: t.config.regionId, outcome: c.error.detail.kmsCode ?? c.error.name, durationMs: this.now() - started });
+      this.opts.onAttempt?.({ targetId: t.id, regionId: t.config.regionId, outcome: c.error.detail.kmsCode ?? c.error.name, durationMs: this.now() - started });
       if (c.targetFault) {
         t.observe(this.now() - started + FAILURE_PENALTY_MS);
         t.breaker.onFailure();

@@ -1,11 +1,15 @@
 /**
- * OpenTelemetry traces and metrics, exported over OTLP/HTTP when an endpoint is configured.
+ * OpenTelemetry traces and metrics, exported over OTLP/HTTP when an endpoint is configured, and
+ * metrics also read by a Prometheus exporter (served on the admin port) when asked: one meter,
+ * two readers, so /metrics and OTLP show the same instruments.
  * Providers are created here and handed out (never registered globally), so tests can inject
  * in-memory exporters and nothing leaks between gateways in one process. Without an endpoint the
  * API's no-op tracer and meter are used, which cost nearly nothing on the request path.
  */
 import { metrics, trace, type Meter, type Tracer } from '@opentelemetry/api';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
@@ -14,6 +18,8 @@ import { BasicTracerProvider, BatchSpanProcessor, type SpanProcessor } from '@op
 export interface Telemetry {
   tracer: Tracer;
   meter: Meter;
+  /** Answers a scrape in Prometheus text format (set when `prometheus` was asked for). */
+  metricsHandler?: (req: IncomingMessage, res: ServerResponse) => void;
   /** Flushes and stops the exporters. Idempotent. */
   shutdown(): Promise<void>;
 }
@@ -23,6 +29,8 @@ export interface TelemetryOptions {
   otlpEndpoint?: string;
   serviceName?: string;
   metricIntervalMs?: number;
+  /** Also read metrics for a Prometheus scrape (`metricsHandler`); the caller serves it. */
+  prometheus?: boolean;
   /** Tests: where spans go instead of OTLP. */
   spanProcessor?: SpanProcessor;
   /** Tests: how metrics are read instead of OTLP. */
@@ -37,16 +45,20 @@ export function startTelemetry(o: TelemetryOptions = {}): Telemetry {
   const metricReader =
     o.metricReader ??
     (base ? new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter({ url: `${base}/v1/metrics` }), exportIntervalMillis: o.metricIntervalMs ?? 60_000 }) : undefined);
-  if (!spanProcessor && !metricReader) {
+  // preventServerStart: the admin server (server/admin.ts) serves it beside /healthz and /readyz.
+  const prometheus = o.prometheus ? new PrometheusExporter({ preventServerStart: true }) : undefined;
+  const readers = [metricReader, prometheus].filter((r): r is MetricReader => !!r);
+  if (!spanProcessor && readers.length === 0) {
     return { tracer: trace.getTracerProvider().getTracer(SCOPE), meter: metrics.getMeterProvider().getMeter(SCOPE), shutdown: async () => {} };
   }
   const resource = resourceFromAttributes({ 'service.name': o.serviceName ?? 'secrets-gateway' });
   const tracerProvider = spanProcessor ? new BasicTracerProvider({ resource, spanProcessors: [spanProcessor] }) : undefined;
-  const meterProvider = metricReader ? new MeterProvider({ resource, readers: [metricReader] }) : undefined;
+  const meterProvider = readers.length > 0 ? new MeterProvider({ resource, readers }) : undefined;
   let stopping: Promise<void> | undefined;
   return {
     tracer: tracerProvider?.getTracer(SCOPE) ?? trace.getTracerProvider().getTracer(SCOPE),
     meter: meterProvider?.getMeter(SCOPE) ?? metrics.getMeterProvider().getMeter(SCOPE),
+    ...(prometheus ? { metricsHandler: (req: IncomingMessage, res: ServerResponse) => prometheus.getMetricsRequestHandler(req, res) } : {}),
     shutdown: () => (stopping ??= Promise.all([tracerProvider?.shutdown(), meterProvider?.shutdown()]).then(() => undefined)),
   };
 }

@@ -67,6 +67,8 @@ export interface WatchHubStats {
   polls: number;
   /** Times a watched key was found unpolled past 3 intervals (a squatted or stuck lease) and polled here. */
   unpolled: number;
+  /** Rotations this replica's polls detected. */
+  rotationsDetected: number;
 }
 
 export interface WatchHub {
@@ -83,6 +85,7 @@ export function createWatchHub(opts: WatchHubOptions): WatchHub {
   const log = (opts.logger ?? silentLogger).child({ component: 'watch', replicaId: o.replicaId });
   const keys = new Map<string, KeyState>();
   const closing = new AbortController();
+  let rotationsDetected = 0;
   const goneError = (reason: GoneReason, name: string) =>
     reason === 'not_found' ? new SecretNotFoundError(`secret ${name} no longer exists`) : new AccessDeniedError(`access to secret ${name} was revoked`);
 
@@ -102,7 +105,12 @@ export function createWatchHub(opts: WatchHubOptions): WatchHub {
     replicaId: o.replicaId,
     log,
     random: o.random,
-    onPolled: (tag, r) => keys.get(tag)?.acceptPolled(r),
+    onPolled: (tag, r) => {
+      const key = keys.get(tag);
+      // A poll of ours that finds another version than the streams hold: a rotation detected here.
+      if (key?.currentVersionId !== undefined && key.currentVersionId !== r.secret.versionId) rotationsDetected++;
+      key?.acceptPolled(r);
+    },
     onGone: (tag, reason) => endKey(tag, goneError(reason, keys.get(tag)?.sel.name ?? 'unknown')),
   });
 
@@ -189,7 +197,7 @@ export function createWatchHub(opts: WatchHubOptions): WatchHub {
       let subscribers = 0;
       for (const k of keys.values()) subscribers += k.subscribers.size;
       const d = detector.stats();
-      return { keys: keys.size, subscribers, pollingKeys: d.polling, degradedKeys: d.degraded, polls: d.polls, unpolled: d.unpolled };
+      return { keys: keys.size, subscribers, pollingKeys: d.polling, degradedKeys: d.degraded, polls: d.polls, unpolled: d.unpolled, rotationsDetected };
     },
     close: async () => {
       if (closing.signal.aborted) return;

@@ -67,6 +67,11 @@ export class KeyState {
   }
 
   /** This replica's own poll result: KMS just confirmed it, so it supersedes reads in flight. */
+  /** The version this replica's streams of the key hold now, if loaded. */
+  get currentVersionId(): string | undefined {
+    return this.current?.secret.versionId;
+  }
+
   acceptPolled(r: ReadResult): void {
     this.polls++;
     this.apply(r);

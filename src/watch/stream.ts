@@ -39,6 +39,8 @@ export interface WatchStreamOptions {
    * rejects, nothing is written and the stream ends with its error.
    */
   beforeSecret?: (msg: Extract<WatchMessage, { kind: 'secret' }>) => Promise<void>;
+  /** Told, after a new version (not the first message) is written, how long after its KMS check it went out (metrics). */
+  onPushed?: (latencyMs: number) => void;
 }
 
 /**
@@ -65,6 +67,7 @@ export async function runWatchStream(o: WatchStreamOptions): Promise<never> {
       if (update && update.secret.versionId !== sentVersionId) {
         sentVersionId = update.secret.versionId;
         await send({ kind: 'secret', secret: update.secret, freshness: update.freshness });
+        o.onPushed?.(Math.max(0, Date.now() - update.freshness.checkedAtMs));
       } else {
         // Idle (or an update we already sent): say we are still here and how fresh we are.
         const freshness = sub.freshness() ?? first.freshness;

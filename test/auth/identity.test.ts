@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import tls, { type PeerCertificate } from 'node:tls';
 import { identityFromCertificate, parseSubjectAltName } from '../../src/auth/identity';
-import { createTlsMaterial, issueClientCertAsync, type ClientCertNames, type ServerCert, type TestCa } from '../../src/emulator/tls';
+import { createTlsMaterial, issueClientCertAsync, type ClientCertNames, type ServerCert, type TestCa } from '@secrets-gateway/kms-emulator/tls';
 import { UnauthenticatedError } from '../../src/errors';
 
 /** A PeerCertificate-shaped object with just the fields identity.ts reads. */

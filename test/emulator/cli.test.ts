@@ -8,7 +8,7 @@ import test from 'ava';
 import Credential, { Config as CredentialConfig } from '@alicloud/credentials';
 import OpenApiClient, { Config as OpenApiConfig } from '@alicloud/openapi-client';
 import { loadConfig } from '../../src/config/load';
-import { runKmsEmulatorCommand } from '../../src/emulator';
+import { runKmsEmulatorCommand } from '@secrets-gateway/kms-emulator';
 import { KmsPool } from '../../src/kms/pool';
 import { rpc } from './helpers';
 

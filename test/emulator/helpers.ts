@@ -9,8 +9,8 @@ import KmsClient from '@alicloud/kms20160120';
 import OpenApiClient, { Config as OpenApiConfig, OpenApiRequest, Params } from '@alicloud/openapi-client';
 import OpenApiUtil from '@alicloud/openapi-util';
 import { Config as RpcConfig } from '@alicloud/rpc-client';
-import { RuntimeOptions } from '@alicloud/tea-util';
-import { createKmsEmulator, type KmsEmulator, type KmsEmulatorOptions } from '../../src/emulator';
+import { createKmsEmulator, type KmsEmulator, type KmsEmulatorOptions } from '@secrets-gateway/kms-emulator';
+import { runtimeOptions } from '../../src/kms/api';
 
 // Tests never let the credentials chain reach the ECS metadata address.
 process.env.ALIBABA_CLOUD_ECS_METADATA_DISABLED = 'true';
@@ -58,7 +58,7 @@ export async function rpc(
 ): Promise<Record<string, any>> {
   const params = new Params({ action, version, protocol: 'HTTPS', pathname: '/', method: 'POST', authType: 'AK', style: 'RPC', reqBodyType: 'formData', bodyType: 'json' });
   const request = new OpenApiRequest({ query: OpenApiUtil.query(query), ...(body ? { body } : {}) });
-  const res = await client.callApi(params, request, new RuntimeOptions(runtime));
+  const res = await client.callApi(params, request, runtimeOptions(runtime));
   return res.body as Record<string, any>;
 }
 

@@ -5,7 +5,7 @@
  */
 import tls from 'node:tls';
 import test, { type ExecutionContext } from 'ava';
-import { createTestCa, type KmsEmulator } from '../../src/emulator';
+import { createTestCa, type KmsEmulator } from '@secrets-gateway/kms-emulator';
 import { isoDaysFromNow } from '../helpers/clock';
 import { openApiClient, rpc, sdkError, startEmulator, type Signing } from './helpers';
 

@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import * as K from '@alicloud/kms20160120';
-import { percentEncode } from '../../src/emulator';
+import { percentEncode } from '@secrets-gateway/kms-emulator';
 import { createLogger } from '../../src/telemetry/logger';
 import { admin, legacyClient, openApiClient, rpc, sdkError, startEmulator } from './helpers';
 

@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import * as K from '@alicloud/kms20160120';
-import { v3CanonicalRequest, v3Signature, v3StringToSign } from '../../src/emulator';
+import { v3CanonicalRequest, v3Signature, v3StringToSign } from '@secrets-gateway/kms-emulator';
 import { AK, legacyClient, openApiClient, rpc, sdkError, sendRaw, startEmulator, startProxy, type CapturedRequest } from './helpers';
 
 const seed = {

@@ -4,10 +4,10 @@
  * nonce set, and the TLS helpers.
  */
 import test from 'ava';
-import { createKmsEmulator, createTestCa, KmsApiError, loadCa, parseSeed, readSeedFile, SeedError } from '../../src/emulator';
-import { createNonceCache } from '../../src/emulator/nonceCache';
-import { createSecretStore } from '../../src/emulator/store';
-import { percentEncode, v1StringToSign } from '../../src/emulator/signature';
+import { createKmsEmulator, createTestCa, KmsApiError, loadCa, parseSeed, readSeedFile, SeedError } from '@secrets-gateway/kms-emulator';
+import { createNonceCache } from '@secrets-gateway/kms-emulator/nonceCache';
+import { createSecretStore } from '@secrets-gateway/kms-emulator/store';
+import { percentEncode, v1StringToSign } from '@secrets-gateway/kms-emulator/signature';
 
 const code = (fn: () => unknown): string | undefined => {
   try {
@@ -103,9 +103,9 @@ test('seed validation names the bad field', async (t) => {
 });
 
 test('the demo seed loads: text, binary, JSON and an Rds secret whose next rotation is in the future', async (t) => {
-  const seed = readSeedFile('examples/emulator/demo-secrets.yaml');
+  const seed = readSeedFile('packages/kms-emulator/demo-secrets.yaml');
   t.deepEqual([...seed.accessKeys.keys()], ['dev-ak']);
-  const emu = await createKmsEmulator({ tls: false, seed: 'examples/emulator/demo-secrets.yaml' });
+  const emu = await createKmsEmulator({ tls: false, seed: 'packages/kms-emulator/demo-secrets.yaml' });
   t.teardown(() => emu.close());
   const types = Object.fromEntries(emu.store.listSecrets().map((s) => [s.name, s.type]));
   t.deepEqual(types, { 'demo/db-password': 'Generic', 'demo/tls-key': 'Generic', 'demo/api-config': 'Generic', 'demo/rds-app': 'Rds' });

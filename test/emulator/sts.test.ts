@@ -13,7 +13,7 @@ import { testRunEnv } from '../helpers/clock';
 import test from 'ava';
 import Credential, { Config as CredentialConfig } from '@alicloud/credentials';
 import * as K from '@alicloud/kms20160120';
-import { createTestCa } from '../../src/emulator';
+import { createTestCa } from '@secrets-gateway/kms-emulator';
 import { legacyClient, openApiClient, rpc, sdkError, sendRaw, startEmulator } from './helpers';
 
 const run = promisify(execFile);
@@ -95,13 +95,12 @@ const CHILD = `
 const Credential = require('@alicloud/credentials');
 const OpenApi = require('@alicloud/openapi-client');
 const OpenApiUtil = require('@alicloud/openapi-util').default;
-const Util = require('@alicloud/tea-util');
 const KMS = require('@alicloud/kms20160120');
 const { Config: RpcConfig } = require('@alicloud/rpc-client');
 const [endpoint, tokenFile] = process.argv.slice(1);
 const params = new OpenApi.Params({ action: 'GetSecretValue', version: '2016-01-20', protocol: 'HTTPS', pathname: '/', method: 'POST', authType: 'AK', style: 'RPC', reqBodyType: 'formData', bodyType: 'json' });
 const read = (credential) => new OpenApi.default(new OpenApi.Config({ endpoint, protocol: 'https', credential }))
-  .callApi(params, new OpenApi.OpenApiRequest({ query: OpenApiUtil.query({ SecretName: 'app/text' }) }), new Util.RuntimeOptions({}))
+  .callApi(params, new OpenApi.OpenApiRequest({ query: OpenApiUtil.query({ SecretName: 'app/text' }) }), {})
   .then((r) => r.body.SecretData);
 (async () => {
   const role = new Credential.default(new Credential.Config({ type: 'ram_role_arn', accessKeyId: 'fidelity-ak', accessKeySecret: 'fidelity-ak-secret-4d1c', roleArn: '${ROLE}', roleSessionName: 'gw', stsEndpoint: endpoint }));

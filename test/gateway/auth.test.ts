@@ -18,7 +18,7 @@ import { startTelemetry } from '../../src/telemetry/otel';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { AggregationTemporality, InMemoryMetricExporter, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { SecretNotFoundError } from '../../src/errors';
-import { issueServerCertAsync, type ServerCert } from '../../src/emulator/tls';
+import { issueServerCertAsync, type ServerCert } from '@secrets-gateway/kms-emulator/tls';
 import { captureLogger, replaceFile, tempDir, until } from '../auth/testKit';
 import { FakeSource, version } from '../helpers/fakeSource';
 import { healthWith, listServicesWith } from '../helpers/grpc';
@@ -68,6 +68,7 @@ async function startAuthGateway(t: ExecutionContext, over: Record<string, string
     env: {},
     overrides: {
       SECRETS_GATEWAY_LISTEN: `127.0.0.1:${port}`,
+      SECRETS_GATEWAY_ADMIN_LISTEN: '127.0.0.1:0',
       cache_client_region_id: '[{"regionId":"cn-hangzhou"}]',
       credentials_type: 'ak',
       credentials_access_key_id: 'unused',

@@ -7,7 +7,7 @@
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, type KeyLike } from 'jose';
-import { createTlsMaterial, issueClientCertAsync, type ServerCert, type TestCa } from '../../src/emulator/tls';
+import { createTlsMaterial, issueClientCertAsync, type ServerCert, type TestCa } from '@secrets-gateway/kms-emulator/tls';
 
 export const ISSUER = 'https://kubernetes.default.svc.cluster.local';
 export const AUDIENCE = 'secrets-gateway';

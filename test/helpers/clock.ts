@@ -3,7 +3,7 @@
  * fixed calendar date that will one day pass (scripts/test.mjs re-runs the date-sensitive tests with
  * the clock moved 400 days either way to keep it so).
  */
-import { isoSeconds } from '../../src/emulator/time';
+import { isoSeconds } from '@secrets-gateway/kms-emulator/time';
 
 const DAY_MS = 86_400_000;
 

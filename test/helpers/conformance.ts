@@ -9,12 +9,15 @@ import { loadConfig } from '../../src/config/load';
 import { startDev, type DevGateway } from '../../src/cli/dev';
 import type { GatewayDeps } from '../../src/main';
 import { silentLogger, type Logger } from '../../src/telemetry/logger';
+import type { KmsEmulator } from '@secrets-gateway/kms-emulator';
 
 export const TEXT = 'demo/db-password';
 export const BINARY = 'demo/tls-key';
+/** A dev gateway with its embedded emulator, typed as the emulator package's own (dev.ts only needs a narrow part). */
+export type TestDevGateway = DevGateway & { emulator: KmsEmulator };
 export type Step = { step: string; ok: boolean; [k: string]: unknown };
 
-export async function startDevGateway(t: ExecutionContext, env: Record<string, string> = {}, logger: Logger = silentLogger, deps: Omit<GatewayDeps, 'logger'> = {}): Promise<DevGateway> {
+export async function startDevGateway(t: ExecutionContext, env: Record<string, string> = {}, logger: Logger = silentLogger, deps: Omit<GatewayDeps, 'logger'> = {}): Promise<TestDevGateway> {
   const config = loadConfig({
     mode: 'dev',
     cwd: __dirname,
@@ -22,19 +25,19 @@ export async function startDevGateway(t: ExecutionContext, env: Record<string, s
   });
   const dev = await startDev(config, logger, 0, deps);
   t.teardown(() => dev.close());
-  return dev;
+  return dev as TestDevGateway;
 }
 
 /** Rotates through the emulator's admin endpoint, exactly as `secrets-gateway rotate` does. */
-export async function rotate(dev: DevGateway, name: string): Promise<string> {
-  const res = await fetch(new URL('/admin/rotate', dev.emulator!.adminUrl), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) });
+export async function rotate(dev: TestDevGateway, name: string): Promise<string> {
+  const res = await fetch(new URL('/admin/rotate', dev.emulator.adminUrl!), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) });
   return ((await res.json()) as { versionId: string }).versionId;
 }
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 /** Runs a client process, rotating the text secret when it reports its first watch message. */
-export function runClient(dev: DevGateway, cmd: string, args: string[], env: Record<string, string> = {}): Promise<Step[]> {
+export function runClient(dev: TestDevGateway, cmd: string, args: string[], env: Record<string, string> = {}): Promise<Step[]> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const steps: Step[] = [];
@@ -62,14 +65,14 @@ export function runClient(dev: DevGateway, cmd: string, args: string[], env: Rec
   });
 }
 
-export function checkScenario(t: ExecutionContext, dev: DevGateway, steps: Step[]): void {
+export function checkScenario(t: ExecutionContext, dev: TestDevGateway, steps: Step[]): void {
   const by = Object.fromEntries(steps.map((s) => [s.step, s]));
   t.deepEqual(
     steps.map((s) => s.step),
     ['get-text', 'get-binary', 'get-missing', 'get-bad-name', 'watch-first', 'watch-rotated', 'resume-current', 'resume-old'],
   );
   for (const s of steps) t.true(s.ok, `${s.step}: ${JSON.stringify(s)}`);
-  const store = dev.emulator!.store;
+  const store = dev.emulator.store;
   const text = store.getSecretValue(TEXT, {});
   t.like(by['get-text'], { kind: 'string_value', version_id: 'v2' });
   const bin = store.getSecretValue(BINARY, {});

@@ -24,7 +24,7 @@ export interface GatewayProcess {
 export async function startGatewayProcess(env: Record<string, string>): Promise<GatewayProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, [BIN, 'serve'], {
-    env: { PATH: process.env.PATH ?? '', ALIBABA_CLOUD_ECS_METADATA_DISABLED: 'true', HOME: '/nonexistent', SECRETS_GATEWAY_LISTEN: `127.0.0.1:${port}`,
+    env: { PATH: process.env.PATH ?? '', ALIBABA_CLOUD_ECS_METADATA_DISABLED: 'true', HOME: '/nonexistent', SECRETS_GATEWAY_LISTEN: `127.0.0.1:${port}`, SECRETS_GATEWAY_ADMIN_LISTEN: '127.0.0.1:0',
       // Tests of other concerns run serve as a fenced-off gateway would: plaintext loopback, no policy.
       SECRETS_GATEWAY_ALLOW_PLAINTEXT: 'true', SECRETS_GATEWAY_ALLOW_ALL_CALLERS: 'true', SECRETS_GATEWAY_ALLOW_PLAINTEXT_REDIS: 'true', ...testRunEnv(), ...env },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import type { KmsConfig, KmsTargetConfig } from '../../src/config/types';
-import type { KmsEmulator, KmsEmulatorOptions, MintedClientKey } from '../../src/emulator';
-import { createKmsEmulator } from '../../src/emulator';
+import type { KmsEmulator, KmsEmulatorOptions, MintedClientKey } from '@secrets-gateway/kms-emulator';
+import { createKmsEmulator } from '@secrets-gateway/kms-emulator';
 
 process.env.ALIBABA_CLOUD_ECS_METADATA_DISABLED = 'true';
 

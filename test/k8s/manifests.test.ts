@@ -18,7 +18,7 @@ import { parsePolicy } from '../../src/auth/policy';
 import { ReloadingServerCredentials } from '../../src/auth/tls';
 import { loadConfig } from '../../src/config/load';
 import { SETTINGS } from '../../src/config/settings';
-import { createTlsMaterial } from '../../src/emulator/tls';
+import { createTlsMaterial } from '@secrets-gateway/kms-emulator/tls';
 import { ConfigError } from '../../src/errors';
 import { buildServer, createHealth, setServing } from '../../src/server/server';
 import { silentLogger } from '../../src/telemetry/logger';
@@ -243,12 +243,16 @@ test('the NetworkPolicy denies by default: ingress on 50051 from labelled namesp
   }
 
   const ingress: Rule[] = spec.ingress;
-  t.is(ingress.length, 1);
+  t.is(ingress.length, 2, 'gRPC for clients, the admin port for Prometheus');
   t.deepEqual(portSet(ingress[0]!), [`TCP/${container.ports[0].containerPort}`]);
   for (const p of ingress[0]!.from!) {
     t.deepEqual(Object.keys(p), ['namespaceSelector'], 'only namespaces, by label');
     t.deepEqual(p.namespaceSelector!.matchLabels, { 'secrets-gateway.io/client': 'true' });
   }
+  const admin = container.ports.find((p: { name: string }) => p.name === 'admin');
+  t.deepEqual(portSet(ingress[1]!), [`TCP/${admin.containerPort}`]);
+  t.is(literalEnv.SECRETS_GATEWAY_ADMIN_LISTEN, `0.0.0.0:${admin.containerPort}`);
+  for (const p of ingress[1]!.from!) t.deepEqual(p.namespaceSelector!.matchLabels, { 'secrets-gateway.io/metrics': 'true' });
 
   const egress: Rule[] = spec.egress;
   const dns = egress.filter((r) => portSet(r).every((p) => p.endsWith('/53')));

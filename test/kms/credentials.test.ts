@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { testRunEnv } from '../helpers/clock';
 import test, { type ExecutionContext } from 'ava';
 import type { CredentialsConfig } from '../../src/config/types';
-import { createTestCa } from '../../src/emulator';
+import { createTestCa } from '@secrets-gateway/kms-emulator';
 import { emulatorTargets, startEmulator, TEST_AK } from '../helpers/kms';
 
 const run = promisify(execFile);

@@ -161,7 +161,7 @@ test('streams on one key share one poller and never force KMS to open; counts re
   t.is(reader.calls.filter((c) => c.maxStalenessMs === undefined).length, 5, 'one cache read per new stream');
   t.is(reader.calls.filter((c) => c.maxStalenessMs === 0).length, 0, 'no forced KMS read to open a stream');
   await eventually(() => gw.hub.stats().pollingKeys === 1, 2000, 'the replica to poll the key');
-  t.deepEqual({ ...gw.hub.stats(), polls: 0 }, { keys: 1, subscribers: 5, pollingKeys: 1, degradedKeys: 0, polls: 0, unpolled: 0 });
+  t.deepEqual({ ...gw.hub.stats(), polls: 0 }, { keys: 1, subscribers: 5, pollingKeys: 1, degradedKeys: 0, polls: 0, unpolled: 0, rotationsDetected: 0 });
   for (const w of ws) w.call.cancel();
   await eventually(() => gw.service.streamCount() === 0 && gw.hub.stats().subscribers === 0 && gw.hub.stats().keys === 0, 2000, 'counts to return to 0');
   await eventually(() => gw.hub.stats().pollingKeys === 0, 2000, 'polling to stop');

@@ -29,6 +29,18 @@ export interface AccessDeps {
   rateLimits?: CallerRateLimits;
   /** Unset: no audit trail (dev mode). */
   audit?: AuditWriter;
+  /** Told every decision, audited or not (metrics). No identity, no secret name. */
+  onDecision?: (d: { method: Method; decision: 'allow' | 'deny'; reason: DecisionReason }) => void;
+}
+
+/** Why a call was allowed or refused, as a bounded label. */
+export type DecisionReason = 'ok' | 'unauthenticated' | 'policy' | 'rate_limited';
+
+function reasonOf(err: unknown): DecisionReason {
+  if (err instanceof UnauthenticatedError) return 'unauthenticated';
+  if (err instanceof PolicyDeniedError) return 'policy';
+  if (err instanceof ResourceExhaustedError && err.retryAfterMs !== undefined) return 'rate_limited';
+  return 'ok';
 }
 
 export type Method = 'GetSecret' | 'WatchSecret';
@@ -56,10 +68,11 @@ export function isDenial(err: unknown): boolean {
  * malformed request is not one). Rejects when the sink cannot record it.
  */
 export async function audit(deps: AccessDeps, d: Decision): Promise<void> {
-  if (!deps.audit) return;
-  const st = d.err === undefined ? { code: status.OK } : toStatus(d.err, d.clientSignal);
   if (!d.sel && !(d.err instanceof UnauthenticatedError)) return;
   const denial = d.err !== undefined && isDenial(d.err);
+  deps.onDecision?.({ method: d.method, decision: denial ? 'deny' : 'allow', reason: denial ? reasonOf(d.err) : 'ok' });
+  if (!deps.audit) return;
+  const st = d.err === undefined ? { code: status.OK } : toStatus(d.err, d.clientSignal);
   const record: AuditRecord = {
     time: new Date().toISOString(),
     identity: d.caller?.identity ?? null,

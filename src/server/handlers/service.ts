@@ -63,7 +63,17 @@ export function createSecretsGatewayService(opts: SecretsGatewayServiceOptions):
   const logger = opts.logger ?? silentLogger;
   const registry = new StreamRegistry();
   const tel = opts.telemetry;
-  const access = opts.access ?? { gate: new CallerGate({ acceptCertificates: false, requireCertificate: false }) };
+  const given = opts.access ?? { gate: new CallerGate({ acceptCertificates: false, requireCertificate: false }) };
+  const access: typeof given = tel
+    ? {
+        ...given,
+        onDecision: (d) => {
+          given.onDecision?.(d);
+          tel.instruments.authzDecisions.add(1, { 'rpc.method': d.method, decision: d.decision, reason: d.reason });
+          if (d.reason === 'rate_limited') tel.instruments.rateLimited.add(1, { 'rpc.method': d.method });
+        },
+      }
+    : given;
   const instrumented = {
     getSecret: <H extends Parameters<typeof instrumentGetSecret>[1]>(h: H) => (tel ? instrumentGetSecret(tel, h) : h),
     watchSecret: <H extends Parameters<typeof instrumentWatchSecret>[1]>(h: H) => (tel ? instrumentWatchSecret(tel, h) : h),
@@ -79,6 +89,7 @@ export function createSecretsGatewayService(opts: SecretsGatewayServiceOptions):
           limits,
           access,
           registry,
+          ...(tel ? { onPushed: (ms: number) => tel.instruments.pushLatency.record(ms) } : {}),
         }),
       ),
     },

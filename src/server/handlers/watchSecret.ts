@@ -35,6 +35,8 @@ export interface WatchSecretDeps {
   limits: StreamLimits;
   access: AccessDeps;
   registry: StreamRegistry;
+  /** Rotation detection → write latency of each pushed version, in ms (metrics). */
+  onPushed?: (latencyMs: number) => void;
 }
 
 type Call = ServerWritableStream<WatchSecretRequest, WatchSecretResponse>;
@@ -92,6 +94,7 @@ async function handle(deps: WatchSecretDeps, call: Call): Promise<void> {
       // Every value that leaves is audited first; a sink that cannot record ends the stream.
       beforeSecret: (m) =>
         audit(access, { method: 'WatchSecret', caller: c, peer: ctx.peer, sel: s, served: { versionId: m.secret.versionId, source: m.freshness.source }, clientSignal: ctx.signal, metadata: call.metadata }),
+      ...(deps.onPushed ? { onPushed: deps.onPushed } : {}),
     });
   } catch (err) {
     // A shutdown abort surfaces as the signal's reason; report the shutdown, not an abort.

@@ -10,8 +10,8 @@
  * 5xx are our choice (inferred from the shared gateway).
  */
 import { verify } from 'node:crypto';
-import { Error as ErrorMessage, GetSecretValueRequest as RequestMessage, GetSecretValueResponse as ResponseMessage } from '../gen/dkms/v1/instance_api';
-import { contentSha256, INSTANCE_API_VERSION, KEY_ID_HEADER, SIGNATURE_METHOD, stringToSign } from '../kms/instanceSign';
+import { Error as ErrorMessage, GetSecretValueRequest as RequestMessage, GetSecretValueResponse as ResponseMessage } from '../../../src/gen/dkms/v1/instance_api';
+import { contentSha256, INSTANCE_API_VERSION, KEY_ID_HEADER, SIGNATURE_METHOD, stringToSign } from '../../../src/kms/instanceSign';
 import { runKmsAction } from './actions';
 import { TIMESTAMP_WINDOW_MS } from './auth';
 import type { ClientKeyRegistry } from './clientKeys';

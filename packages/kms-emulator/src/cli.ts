@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createLogger } from '../telemetry/logger';
+import { createLogger } from '../../../src/telemetry/logger';
 import { createKmsEmulator } from './emulator';
 import { SeedError } from './errors';
 import { readSeedFile } from './seed';
@@ -15,7 +15,7 @@ import { CREDENTIALS_PATH } from './server';
 
 const USAGE = `usage: secrets-gateway kms-emulator [flags]
 
-  --seed PATH             seed file (.yaml/.yml/.json) @default examples/emulator/demo-secrets.yaml
+  --seed PATH             seed file (.yaml/.yml/.json) @default the package's demo-secrets.yaml
   --regions a,b           regions, one endpoint each @default cn-hangzhou
   --port N                port of the first region; the others take N+1, N+2, … @default any free port
   --http                  plain HTTP instead of HTTPS
@@ -27,15 +27,10 @@ const USAGE = `usage: secrets-gateway kms-emulator [flags]
   --print-settings        print only the settings (export lines) on stdout; the rest goes to stderr
 `;
 
-const DEMO_SEED = join('examples', 'emulator', 'demo-secrets.yaml');
-
-/** The demo seed, found by walking up from this file (source tree or dist/). */
+/** The demo seed that ships with this package (dev mode and `kms-emulator` without --seed). */
 export function findDemoSeed(): string | undefined {
-  for (let dir = __dirname; ; dir = dirname(dir)) {
-    const candidate = join(dir, DEMO_SEED);
-    if (existsSync(candidate)) return candidate;
-    if (dirname(dir) === dir) return undefined;
-  }
+  const candidate = join(__dirname, '..', 'demo-secrets.yaml');
+  return existsSync(candidate) ? candidate : undefined;
 }
 
 export interface CommandIo {
@@ -96,7 +91,7 @@ export async function runKmsEmulatorCommand(argv: string[], io: CommandIo = {}):
       accessKeys[pair.slice(0, i)] = pair.slice(i + 1);
     }
     const seedPath = flags.seed ? resolve(flags.seed) : findDemoSeed();
-    if (!seedPath) throw new RangeError(`no --seed given and ${DEMO_SEED} not found`);
+    if (!seedPath) throw new RangeError('no --seed given and the demo seed (demo-secrets.yaml) is not next to this package');
     const seedKeyIds = [...readSeedFile(seedPath).accessKeys.keys()];
     const ports = firstPort ? Object.fromEntries(regions.map((r, i) => [r, firstPort + i])) : undefined;
 

@@ -17,7 +17,7 @@
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '../telemetry/logger';
+import type { Logger } from '../../../src/telemetry/logger';
 import { KmsApiError } from './errors';
 import { readBody, sendJson } from './httpUtil';
 import type { StsService } from './sts';

@@ -2,7 +2,7 @@
  * Public types of the KMS emulator. Other code (dev mode, gateway tests, benchmarks) imports these
  * through `src/emulator/index.ts`; keep them stable.
  */
-import type { Logger } from '../telemetry/logger';
+import type { Logger } from '../../../src/telemetry/logger';
 import type { ClientKeyRegistry } from './clientKeys';
 import type { SeedDocument } from './seed';
 import type { SecretStoreApi } from './store';

@@ -9,7 +9,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Logger } from '../telemetry/logger';
+import type { Logger } from '../../../src/telemetry/logger';
 import { KMS_ACTIONS, KMS_VERSION, runKmsAction } from './actions';
 import type { Authenticator, AuthRequest } from './auth';
 import { KmsApiError, missing } from './errors';

@@ -24,7 +24,7 @@ export interface MintedClientKey {
 export interface ClientKeyRegistry {
   /** Mints a ClientKey and accepts it on `instanceIds` (every instance when unset). */
   mint(opts?: { instanceIds?: string[]; keyId?: string; commonName?: string }): Promise<MintedClientKey>;
-  /** Accepts an existing AAP certificate under `keyId` (e.g. a ClientKey made elsewhere). */
+  /** Accepts an existing AAP certificate or public key (PEM) under `keyId` (e.g. a ClientKey made elsewhere). */
   add(keyId: string, certificatePem: string, instanceIds?: string[]): void;
   /** Stops accepting a KeyId (the console's "delete ClientKey"). */
   revoke(keyId: string): boolean;

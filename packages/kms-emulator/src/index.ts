@@ -1,6 +1,7 @@
 /**
  * The local Alibaba Cloud KMS Secrets Manager emulator: dev mode, tests and benchmarks only.
- * Production code must not import this module (the gateway loads it lazily in dev mode).
+ * Production code must not import this package: it is a dev dependency, absent from the
+ * production image; the gateway's CLI loads it at run time for `dev` and `kms-emulator`.
  */
 export { createKmsEmulator } from './emulator';
 export type {
@@ -18,4 +19,4 @@ export { percentEncode, v1Signature, v1StringToSign, v3CanonicalRequest, v3Signa
 export { ACCOUNT_ID, KMS_VERSION } from './actions';
 export { STS_VERSION } from './sts';
 export { CREDENTIALS_PATH } from './server';
-export { runKmsEmulatorCommand } from './cli';
+export { findDemoSeed, runKmsEmulatorCommand } from './cli';

@@ -3,7 +3,7 @@
  * request log; one endpoint per region with its own faults and counters; an optional admin endpoint.
  */
 import { writeFileSync } from 'node:fs';
-import { silentLogger } from '../telemetry/logger';
+import { silentLogger } from '../../../src/telemetry/logger';
 import { startAdminServer, type AdminServer } from './admin';
 import { createAuthenticator, TIMESTAMP_WINDOW_MS } from './auth';
 import { createClientKeyRegistry } from './clientKeys';
