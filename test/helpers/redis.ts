@@ -107,22 +107,27 @@ export async function startRedis(extra: string[] = []): Promise<RedisInstance> {
 
 export interface RedisCluster {
   nodes: { host: '127.0.0.1'; port: number }[];
+  /** Every instance, masters and replicas (kill() one to fail it). */
+  instances: RedisInstance[];
+  /** Ports of the nodes that are masters now. */
+  masterPorts(): Promise<number[]>;
   stop(): Promise<void>;
 }
 
-/** A Redis Cluster of `masters` masters and no replicas, slots spread by redis-cli. */
-export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
+/** A Redis Cluster of `masters` masters with `replicas` replicas each, slots spread by redis-cli. */
+export async function startRedisCluster(masters = 3, replicas = 0): Promise<RedisCluster> {
   const instances: RedisInstance[] = [];
+  const cli = (port: number, ...args: string[]) => run('redis-cli', ['-p', String(port), ...args], { env: realClockEnv() });
   try {
-    for (let i = 0; i < masters; i++) {
+    for (let i = 0; i < masters * (1 + replicas); i++) {
       instances.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000']));
     }
     const addrs = instances.map((r) => `127.0.0.1:${r.port}`);
-    await run('redis-cli', ['--cluster', 'create', ...addrs, '--cluster-replicas', '0', '--cluster-yes'], { env: realClockEnv() });
+    await run('redis-cli', ['--cluster', 'create', ...addrs, '--cluster-replicas', String(replicas), '--cluster-yes'], { env: realClockEnv() });
     // Creation returns before every node agrees; wait until each reports cluster_state:ok.
     for (const r of instances) {
       for (let i = 0; ; i++) {
-        const { stdout } = await run('redis-cli', ['-p', String(r.port), 'cluster', 'info'], { env: realClockEnv() });
+        const { stdout } = await cli(r.port, 'cluster', 'info');
         if (stdout.includes('cluster_state:ok')) break;
         if (i > 100) throw new Error(`cluster node ${r.port} never reached cluster_state:ok`);
         await new Promise((res) => setTimeout(res, 100));
@@ -134,6 +139,11 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
   }
   return {
     nodes: instances.map((r) => ({ host: '127.0.0.1', port: r.port })),
+    instances,
+    masterPorts: async () => {
+      const roles = await Promise.all(instances.map((r) => cli(r.port, 'role').then((o) => o.stdout.split('\n')[0] === 'master', () => false)));
+      return instances.filter((_, i) => roles[i]).map((r) => r.port);
+    },
     stop: async () => {
       await Promise.all(instances.map((r) => r.stop()));
     },
