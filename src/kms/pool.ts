@@ -6,7 +6,8 @@
  * ServiceUnavailableTemporary) cools down for a jittered backoff that honours its retry hint, for
  * every call; one that answers badly (5xx, timeout) counts against its breaker and gets this call
  * again only after a full-jitter backoff, while the call fails over at once. When no target may
- * take the next attempt, the call waits for the earliest to be ready. A slow attempt may be hedged
+ * take the next attempt, the call waits for the earliest to be ready (at most the backoff cap:
+ * beyond it the call fails at once, so a cached value can be answered stale). A slow attempt may be hedged
  * to the next target. Every attempt takes a token from the request budget. The caller's signal
  * bounds the whole call, retries and waits included; the error it ends with is the most
  * informative one seen (classify.ts INFORMATIVENESS). The Alibaba SDK retries nothing itself
@@ -151,8 +152,9 @@ export class KmsPool {
   /**
    * The attempt loop: each attempt goes to the healthiest target that may take it now; when none
    * may (ejected, cooling down after throttling, breaker open, backing off after a fault in this
-   * call), the call waits for the earliest to be ready, bounded by the signal (without one, by the
-   * backoff cap). Ends with a value, a definitive failure, or the most informative failure seen.
+   * call), the call waits for the earliest to be ready, bounded by the signal and by the backoff
+   * cap (`retry.maxDelayMs`). Ends with a value, a definitive failure, or the most informative
+   * failure seen.
    */
   private async run(sel: SecretSelector, req: GetSecretValueRequest, eligible: KmsTarget[], call: CallPlan, signal?: AbortSignal): Promise<SecretVersion> {
     const { maxAttempts, maxDelayMs } = this.opts.config.retry;
@@ -165,7 +167,10 @@ export class KmsPool {
       if (!target) {
         const earliest = Math.min(...ordered.map((t) => call.readyAt(t)));
         const waitMs = Math.max(1, earliest - now);
-        if (!signal && waitMs > maxDelayMs) throw call.best?.error ?? new BackendUnavailableError(`KMS GetSecretValue ${sel.name}: every KMS target is ejected or its circuit breaker open`);
+        // A wait longer than the longest backoff is not waited for, signal or not: KMS is out for
+        // longer than a retry can bridge, and failing now lets the cache answer a stale value while
+        // the caller still waits (drills/DRILLS.md, kms-and-redis-down).
+        if (waitMs > maxDelayMs) throw call.best?.error ?? new BackendUnavailableError(`KMS GetSecretValue ${sel.name}: every KMS target is ejected, cooling down or its circuit breaker open`);
         await this.sleep(waitMs, signal);
         continue;
       }

@@ -50,7 +50,7 @@ test('three regions, two refusing: the third throttles once and then answers, an
 
 test('every region refusing: the call waits for an ejected region to come back, and gets the value from it', async (t) => {
   const emu = await startEmulator(t, { seed, regions: ['cn-beijing', 'cn-chengdu'] });
-  const pool = new KmsPool({ config: kmsConfig(emu, { ejection: { baseMs: 300, maxMs: 5000 } }) });
+  const pool = new KmsPool({ config: kmsConfig(emu, { ejection: { baseMs: 300, maxMs: 5000 }, retry: { maxAttempts: 4, baseDelayMs: 10, maxDelayMs: 1000 } }) });
   await emu.faults.down('cn-beijing');
   await emu.faults.down('cn-chengdu');
   const read = pool.getSecretValue({ name: 'app/text' }, { signal: deadline() });

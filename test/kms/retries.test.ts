@@ -226,13 +226,19 @@ test('when the gateway\'s own bound (not the caller\'s) ends the wait, the calle
   t.is(toStatus(err).code, status.RESOURCE_EXHAUSTED);
 });
 
-test('without a signal, a call that would wait longer than the backoff cap fails at once with the cause', async (t) => {
-  const h = harness(['a', 'b'], { retry: { maxAttempts: 4, baseDelayMs: BASE_MS, maxDelayMs: 500 } });
-  h.script('a', REFUSED);
-  h.script('b', REFUSED);
-  const err = await t.throwsAsync(h.pool.getSecretValue({ name: 'app/x' }), { instanceOf: BackendUnavailableError });
-  t.true(err!.message.includes('cannot reach KMS'), err!.message);
-  t.deepEqual(h.waits, []);
+test('a call that would wait longer than the backoff cap fails at once with the cause, signal or not', async (t) => {
+  for (const signal of [undefined, forever()]) {
+    const h = harness(['a', 'b'], { retry: { maxAttempts: 4, baseDelayMs: BASE_MS, maxDelayMs: 500 } });
+    h.script('a', REFUSED);
+    h.script('b', REFUSED);
+    const err = await t.throwsAsync(h.pool.getSecretValue({ name: 'app/x' }, { signal }), { instanceOf: BackendUnavailableError });
+    t.true(err!.message.includes('cannot reach KMS'), err!.message);
+    t.deepEqual(h.waits, [], 'the 1 s ejection is past the 500 ms cap: a cached value can be answered stale now');
+    // A call that starts while every target is out, and has tried none, says so.
+    const next = await t.throwsAsync(h.pool.getSecretValue({ name: 'app/x' }, { signal }), { instanceOf: BackendUnavailableError });
+    t.true(next!.message.includes('every KMS target is ejected'), next!.message);
+    t.deepEqual(h.calls, ['a', 'b']);
+  }
 });
 
 test('a throttled target\'s retry hint is honoured (capped), and the cool-down is shared by the next call', async (t) => {
@@ -241,11 +247,12 @@ test('a throttled target\'s retry hint is honoured (capped), and the cool-down i
   await h.pool.getSecretValue({ name: 'app/x' }, { signal: forever() });
   t.deepEqual(h.waits, [3000], 'the hint (3000 ms) beat the jittered backoff (50 ms)');
   h.script('a', { ...THROTTLED, retryAfterMs: 10 * MAX_RETRY_HINT_MS });
-  const first = h.pool.getSecretValue({ name: 'app/x' });
-  await t.throwsAsync(first, { instanceOf: ThrottledError }, 'without a signal, a cool-down past the cap is not waited for');
-  await h.pool.getSecretValue({ name: 'app/x' }, { signal: forever() });
-  t.deepEqual(h.waits.slice(1), [MAX_RETRY_HINT_MS], 'the next call waited out the shared cool-down, capped at MAX_RETRY_HINT_MS');
-  t.deepEqual(h.calls, ['a', 'a', 'a', 'a']);
+  await t.throwsAsync(h.pool.getSecretValue({ name: 'app/x' }, { signal: forever() }), { instanceOf: ThrottledError }, 'a cool-down past the backoff cap is not waited for');
+  t.is(h.pool.targets[0]!.coolUntil, h.now() + MAX_RETRY_HINT_MS, 'the hint was capped');
+  await t.throwsAsync(h.pool.getSecretValue({ name: 'app/x' }, { signal: forever() }), { instanceOf: BackendUnavailableError });
+  t.deepEqual(h.calls, ['a', 'a', 'a'], 'the next call honoured the shared cool-down: nothing sent');
+  h.advance(MAX_RETRY_HINT_MS);
+  t.is((await h.pool.getSecretValue({ name: 'app/x' })).regionId, 'a');
 });
 
 test('a throttled target never counts as a fault: the breaker stays closed however long it throttles', async (t) => {
