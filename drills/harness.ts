@@ -161,6 +161,11 @@ export class Load {
   stale = 0;
   hotFailures: Record<string, number> = {};
   coldFailures: Record<string, number> = {};
+  /** What the drill is doing now; hot-read failures are also tallied per phase, to say when they happened. */
+  phase = 'before';
+  hotFailuresByPhase: Record<string, number> = {};
+  /** The first few distinct details of failed hot reads (no values: the gateway never puts them in errors). */
+  hotFailureDetails = new Set<string>();
   private stopped = false;
   private readonly running: Promise<void>[] = [];
   private cold = 0;
@@ -190,15 +195,17 @@ export class Load {
       if (r.code !== undefined) {
         const tally = isCold ? this.coldFailures : this.hotFailures;
         tally[status[r.code]] = (tally[status[r.code]] ?? 0) + 1;
+        if (!isCold) this.hotFailuresByPhase[this.phase] = (this.hotFailuresByPhase[this.phase] ?? 0) + 1;
+        if (!isCold && this.hotFailureDetails.size < 4) this.hotFailureDetails.add(`${this.phase}: ${r.details}`);
       } else if (r.source === Freshness_Source.SOURCE_STALE) this.stale++;
       await sleep(10);
     }
   }
 
-  private get(replica: number, name: string): Promise<{ code?: status; source?: Freshness_Source }> {
+  private get(replica: number, name: string): Promise<{ code?: status; details?: string; source?: Freshness_Source }> {
     return new Promise((resolve) => {
       this.c.clients[replica]!.getSecret({ name, versionStage: '', versionId: '', regionId: '', fetchExtendedConfig: false }, new Metadata(), { deadline: Date.now() + 5000 }, (e, r) =>
-        resolve(e ? { code: (e as ServiceError).code } : { source: r!.freshness?.source }),
+        resolve(e ? { code: (e as ServiceError).code, details: (e as ServiceError).details } : { source: r!.freshness?.source }),
       );
     });
   }

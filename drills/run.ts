@@ -25,6 +25,8 @@ interface Ctx {
   emu: KmsEmulator;
   cluster: Cluster;
   load: Load;
+  /** Labels what follows (hot-read failures are tallied per phase). */
+  phase(name: string): void;
   /** Rotates WATCHED; returns the new version id. */
   rotate(): string;
   note: string[];
@@ -161,9 +163,13 @@ const DRILLS: Drill[] = [
       const redis = r as Awaited<ReturnType<typeof startRedis>>;
       await redis.kill();
       for (const region of ['cn-hangzhou', 'cn-shanghai']) await ctx.emu.faults.down(region);
+      ctx.phase('both down');
       await sleep(FAULT_MS);
       const alive = ctx.cluster.gws.every((g) => isAlive(g.pid));
+      ctx.phase('redis back, KMS still down');
       await redis.start();
+      await sleep(2000);
+      ctx.phase('both back');
       for (const region of ['cn-hangzhou', 'cn-shanghai']) await ctx.emu.faults.up(region);
       ctx.rotate(); // after recovery: KMS was unreachable, so no rotation could be seen during the outage
       return { alive };
@@ -229,13 +235,16 @@ async function runDrill(d: Drill, coldOffset: number): Promise<Row> {
       cluster,
       load: l,
       note,
+      phase: (name) => void (l.phase = name),
       rotate: () => {
         published++;
         latest = kms.emu.store.putSecretValue({ name: WATCHED, versionId: `v${published + 1}`, data: `SENTINEL-rotated-${published}` }).versionId;
         return latest;
       },
     };
+    l.phase = 'fault';
     const facts = await d.fault(ctx, redis);
+    l.phase = 'after';
     await until(() => l.allAt(latest), 30_000);
     await sleep(2000);
     await l.stop();
@@ -256,6 +265,8 @@ async function runDrill(d: Drill, coldOffset: number): Promise<Row> {
     };
     row.bar = d.met(row, facts, ctx);
     note.push(Object.entries(facts).map(([k, v]) => `${k}=${v}`).join(' '));
+    if (Object.keys(l.hotFailuresByPhase).length) note.push(`hot failures by phase: ${fmt(l.hotFailuresByPhase)}`);
+    if (process.env.DRILL_DETAILS) note.push(...l.hotFailureDetails);
     row.note = note.filter(Boolean).join('; ');
     return row;
   } finally {
