@@ -56,6 +56,8 @@ export function gatewayEnv(emu: KmsEmulator, caFile: string, redisEnv: Record<st
     SECRETS_GATEWAY_LIMIT_GET_BURST: '100000',
     SECRETS_GATEWAY_LIMIT_MISS_RPS: '10000',
     SECRETS_GATEWAY_LIMIT_MISS_BURST: '10000',
+    SECRETS_GATEWAY_LIMIT_STREAM_OPENS_RPS: '10000',
+    SECRETS_GATEWAY_LIMIT_STREAM_OPENS_BURST: '10000',
     SECRETS_GATEWAY_SHUTDOWN_GRACE_MS: '1000',
     SECRETS_GATEWAY_LOG_LEVEL: 'warn',
     ...redisEnv,
@@ -111,6 +113,10 @@ class Watcher {
   }
   get current(): string | undefined {
     return this.versions[this.versions.length - 1];
+  }
+  /** The replica this watcher is (or is about to be) connected to. */
+  get on(): number {
+    return this.replica;
   }
   private open() {
     if (this.stopped) return;

@@ -3,7 +3,7 @@
  * and Cluster; three `secrets-gateway serve` processes; the KMS emulator over HTTPS), each under
  * a steady mixed load, each bounded in time and stopping by itself. Prints one row per drill and
  * writes the table into DRILLS.md (between its markers; the rest of the file is kept).
- *   DRILL_WATCHERS (default 300)  DRILL_LOOPS (default 4)  DRILL_ONLY=name,name  DRILL_NO_WRITE=1
+ *   DRILL_WATCHERS (default 1000)  DRILL_LOOPS (default 4)  DRILL_ONLY=name,name  DRILL_NO_WRITE=1
  * Not part of npm test.
  */
 import { execFileSync } from 'node:child_process';
@@ -16,7 +16,7 @@ import { startRedis, startRedisCluster, startRedisSentinel } from '../test/helpe
 import { fmt, gatewayEnv, Load, sleep, startGateways, startKms, until, WATCHED, type Cluster, type Row } from './harness';
 import { startSlowRedisProxy } from './slowRedisProxy';
 
-const WATCHERS = Number(process.env.DRILL_WATCHERS ?? 300);
+const WATCHERS = Number(process.env.DRILL_WATCHERS ?? 1000);
 const LOOPS = Number(process.env.DRILL_LOOPS ?? 4);
 const DRILL_TIMEOUT_MS = 180_000;
 const FAULT_MS = 8000;
@@ -117,12 +117,15 @@ const DRILLS: Drill[] = [
       return { env: { SECRETS_GATEWAY_REDIS_URL: r.url }, stop: () => r.stop() };
     },
     fault: async (ctx) => {
-      const before = ctx.load.watchers.filter((w) => w.reconnects > 0).length;
+      // The watchers on replica 0 when it dies, and how often each had reconnected before.
+      const victims = ctx.load.watchers.filter((w) => w.on === 0).map((w) => ({ w, before: w.reconnects }));
       await ctx.cluster.kill(0);
       ctx.rotate();
       await sleep(FAULT_MS);
-      const resumed = ctx.load.watchers.filter((w) => w.reconnects > 0).length - before;
-      return { resumed, expected: Math.ceil(WATCHERS / 3) };
+      const resumedCount = () => victims.filter((v) => v.w.reconnects > v.before && v.w.on !== 0).length;
+      const t0 = Date.now();
+      await until(() => resumedCount() >= victims.length, 30_000);
+      return { resumed: resumedCount(), expected: victims.length, resumedWithinS: Math.round((Date.now() - t0) / 1000 + FAULT_MS / 1000) };
     },
     met: (row, f) => row.missed === 0 && f.resumed === f.expected && Object.entries(row.hotFailures).every(([k, v]) => k === 'UNAVAILABLE' && v <= LOOPS),
   },
