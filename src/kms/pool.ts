@@ -58,6 +58,7 @@ class CallPlan {
   best: Classified | undefined;
   private readonly notBefore = new Map<KmsTarget, number>();
   private readonly faults = new Map<KmsTarget, number>();
+  private readonly throttles = new Map<KmsTarget, number>();
 
   /** When `t` may take this call's next attempt; a probe out elsewhere is looked at again shortly. */
   readyAt(t: KmsTarget): number {
@@ -71,10 +72,20 @@ class CallPlan {
     if (!this.best || INFORMATIVENESS[c.kind] >= INFORMATIVENESS[this.best.kind]) this.best = c;
     if (c.kind === 'fault') {
       // Fail over at once; this target gets this call again only after a backoff.
-      const n = this.faults.get(t) ?? 0;
-      this.faults.set(t, n + 1);
-      this.notBefore.set(t, now + backoff(n));
+      this.notBefore.set(t, now + backoff(this.next(this.faults, t)));
+    } else if (c.kind === 'throttled' || c.kind === 'busy') {
+      // Every call waits out the cool-down (a throttled target is over its quota for everyone); its
+      // length grows with this call's throttled answers from the target, so an outage of many calls
+      // does not push every new call's first wait to the cap.
+      const delay = Math.max(c.retryAfterMs ?? 0, backoff(this.next(this.throttles, t)));
+      t.coolUntil = Math.max(t.coolUntil, now + delay);
     }
+  }
+
+  private next(counts: Map<KmsTarget, number>, t: KmsTarget): number {
+    const n = counts.get(t) ?? 0;
+    counts.set(t, n + 1);
+    return n;
   }
 }
 
@@ -235,7 +246,6 @@ export class KmsPool {
       t.observe(this.now() - started);
       t.ejection.onReached();
       t.breaker.onSuccess();
-      t.throttles = 0;
       this.opts.onAttempt?.({ regionId: t.config.regionId, outcome: 'OK', durationMs: this.now() - started });
       return toSecretVersion(body, t.config.regionId);
     } catch (err) {
@@ -250,7 +260,7 @@ export class KmsPool {
     }
   }
 
-  /** What a failed attempt does to its target's shared state: ejection, breaker, cool-down, latency. */
+  /** What a failed attempt does to its target's shared state: ejection, breaker, latency (the cool-down is CallPlan's). */
   private judge(t: KmsTarget, c: Classified, elapsedMs: number): void {
     t.observe(elapsedMs + (c.targetFault ? FAILURE_PENALTY_MS : 0));
     if (c.kind === 'unreachable') {
@@ -264,11 +274,6 @@ export class KmsPool {
       return;
     }
     t.breaker.onSuccess();
-    if (c.kind === 'throttled' || c.kind === 'busy') {
-      // Every call waits out the cool-down: a throttled target is over its quota for everyone.
-      const delay = Math.max(c.retryAfterMs ?? 0, backoffDelayMs(t.throttles++, this.opts.config.retry, this.random));
-      t.coolUntil = Math.max(t.coolUntil, this.now() + delay);
-    }
   }
 }
 

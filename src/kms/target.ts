@@ -13,8 +13,6 @@ const ALPHA = 0.3;
 export class KmsTarget {
   readonly breaker: CircuitBreaker;
   readonly ejection: OutlierEjection;
-  /** Throttled or busy answers in a row: the backoff exponent for the next cool-down. */
-  throttles = 0;
   /** Until when (epoch ms) the target is cooling down after a throttled or busy answer; shared by every call. */
   coolUntil = 0;
   /** Smoothed latency of recent attempts, ms; failures count as their elapsed time plus a penalty. */
