@@ -39,6 +39,14 @@ export class CircuitBreaker {
     return s === 'closed' || (s === 'half-open' && !this.probing);
   }
 
+  /** Epoch ms from which `tryAcquire` may succeed (≤ now: it may now), or `null` while the half-open probe is out. */
+  readyAt(): number | null {
+    const s = this.state;
+    if (s === 'closed') return 0;
+    if (s === 'half-open') return this.probing ? null : 0;
+    return this.openedAt + this.opts.openMs;
+  }
+
   /** Whether a request may go now. In half-open, only one probe at a time. Call `onSuccess`/`onFailure` after. */
   tryAcquire(): boolean {
     const s = this.state;

@@ -82,6 +82,9 @@ export function loadConfig(opts: LoadOptions): GatewayConfig {
   const retryBase = get('SECRETS_GATEWAY_KMS_RETRY_BASE_MS');
   const retryCap = get('SECRETS_GATEWAY_KMS_RETRY_CAP_MS');
   if (retryCap < retryBase) throw new ConfigError('SECRETS_GATEWAY_KMS_RETRY_CAP_MS', `must be ≥ SECRETS_GATEWAY_KMS_RETRY_BASE_MS (${retryBase})`);
+  const ejectBase = get('SECRETS_GATEWAY_KMS_EJECT_BASE_MS');
+  const ejectMax = get('SECRETS_GATEWAY_KMS_EJECT_MAX_MS');
+  if (ejectMax < ejectBase) throw new ConfigError('SECRETS_GATEWAY_KMS_EJECT_MAX_MS', `must be ≥ SECRETS_GATEWAY_KMS_EJECT_BASE_MS (${ejectBase})`);
 
   const auth = authConfigFrom(get, opts.mode, file ? dirname(file) : cwd);
 
@@ -162,6 +165,7 @@ export function loadConfig(opts: LoadOptions): GatewayConfig {
       readTimeoutMs: get('SECRETS_GATEWAY_KMS_READ_TIMEOUT_MS'),
       retry: { maxAttempts: get('SECRETS_GATEWAY_KMS_RETRY_MAX_ATTEMPTS'), baseDelayMs: retryBase, maxDelayMs: retryCap },
       breaker: { failureThreshold: get('SECRETS_GATEWAY_KMS_BREAKER_FAILURES'), openMs: get('SECRETS_GATEWAY_KMS_BREAKER_OPEN_MS') },
+      ejection: { baseMs: ejectBase, maxMs: ejectMax },
       hedgeDelayMs: get('SECRETS_GATEWAY_KMS_HEDGE_DELAY_MS'),
       budget: { qps: get('SECRETS_GATEWAY_KMS_BUDGET_QPS'), burst: get('SECRETS_GATEWAY_KMS_BUDGET_BURST'), replicas: get('SECRETS_GATEWAY_KMS_BUDGET_REPLICAS') },
     },

@@ -104,6 +104,8 @@ export const SETTINGS = {
   SECRETS_GATEWAY_KMS_RETRY_CAP_MS: s({ parse: int(1, 300_000), default: 5_000, doc: 'Backoff cap per wait. @default 5000' }),
   SECRETS_GATEWAY_KMS_BREAKER_FAILURES: s({ parse: int(1, 1000), default: 5, doc: 'Consecutive transient failures that open a target\'s circuit breaker. @default 5' }),
   SECRETS_GATEWAY_KMS_BREAKER_OPEN_MS: s({ parse: int(100, 600_000), default: 10_000, doc: 'How long an open breaker waits before one half-open probe. @default 10000' }),
+  SECRETS_GATEWAY_KMS_EJECT_BASE_MS: s({ parse: int(10, 600_000), default: 1_000, doc: 'A KMS target that cannot be reached (refused, reset, DNS, TLS handshake) is taken out of rotation at once for this long, doubling with each ejection in a row; then one probe may bring it back. @default 1000' }),
+  SECRETS_GATEWAY_KMS_EJECT_MAX_MS: s({ parse: int(10, 3_600_000), default: 30_000, doc: 'Longest ejection of an unreachable KMS target; after this long back in rotation, the doubling starts over. @default 30000' }),
   SECRETS_GATEWAY_KMS_HEDGE_DELAY_MS: s({ parse: int(0, 60_000), default: 0, doc: 'If > 0, after this delay without an answer a hedged request goes to the next healthy target. @default 0 (off)' }),
   SECRETS_GATEWAY_KMS_BUDGET_QPS: s({ parse: int(1, 100_000), default: 200, doc: 'KMS request budget per target, requests per second, for the whole cluster. @default 200' }),
   SECRETS_GATEWAY_KMS_BUDGET_REPLICAS: s({ parse: int(1, 1000), default: 3, doc: 'Replicas expected to share the KMS budget: while Redis is down each replica keeps to QPS/replicas on its own, so the cluster still stays within the quota. @default 3' }),

@@ -123,6 +123,8 @@ export interface KmsConfig {
   readTimeoutMs: number;
   retry: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number };
   breaker: { failureThreshold: number; openMs: number };
+  /** Outlier ejection of a target that cannot be reached: first interval, longest interval (ms). */
+  ejection: { baseMs: number; maxMs: number };
   /** 0 disables hedging. */
   hedgeDelayMs: number;
   /** Per target, for the whole cluster; `replicas` splits it while Redis (the shared bucket) is down. */

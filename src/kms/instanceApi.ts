@@ -38,6 +38,8 @@ export class InstanceApiError extends Error {
     readonly code: string | undefined,
     readonly statusCode: number,
     requestId: string | undefined,
+    /** The instance's `Retry-After`, ms (classify.ts honours it on throttled and busy answers). */
+    readonly retryAfterMs?: number,
   ) {
     super(`KMS instance answered HTTP ${statusCode}${code ? ` ${code}` : ''}`);
     this.data = { Code: code, RequestId: requestId };
@@ -96,12 +98,21 @@ export function createInstanceClient(o: InstanceClientOptions): SecretValueClien
       } catch {
         e = undefined; // a proxy's HTML page: the status alone decides
       }
-      throw new InstanceApiError(normalizeCode(e?.errorCode || undefined, e?.errorMessage ?? ''), res.status, e?.requestId || undefined);
+      throw new InstanceApiError(normalizeCode(e?.errorCode || undefined, e?.errorMessage ?? ''), res.status, e?.requestId || undefined, retryAfterMs(res.retryAfter, now()));
     },
   };
 }
 
 const opt = (s: string): string | undefined => s || undefined;
+
+/** An HTTP `Retry-After` (delay-seconds or an HTTP date) as ms from `now`; undefined when absent or unreadable. */
+export function retryAfterMs(header: string | undefined, now: number): number | undefined {
+  if (!header) return undefined;
+  const v = header.trim();
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  const at = Date.parse(v);
+  return Number.isFinite(at) ? Math.max(0, at - now) : undefined;
+}
 
 function toBody(m: ResponseMessage): GetSecretValueResponseBody {
   return {
@@ -144,11 +155,11 @@ interface PostOptions {
  * One POST. Timeouts mean what they mean on the OpenAPI path (kms-wire.md §3): `connectTimeoutMs`
  * is a socket idle timer that stays armed, `readTimeoutMs` bounds the whole exchange.
  */
-function post(p: PostOptions): Promise<{ status: number; body: Buffer }> {
+function post(p: PostOptions): Promise<{ status: number; body: Buffer; retryAfter?: string }> {
   return new Promise((resolve, reject) => {
     let settled = false;
     let total: NodeJS.Timeout | undefined;
-    const finish = (err: Error | undefined, value?: { status: number; body: Buffer }) => {
+    const finish = (err: Error | undefined, value?: { status: number; body: Buffer; retryAfter?: string }) => {
       if (settled) return;
       settled = true;
       clearTimeout(total);
@@ -167,7 +178,8 @@ function post(p: PostOptions): Promise<{ status: number; body: Buffer }> {
           if (size > MAX_RESPONSE_BYTES) finish(new InstanceApiError(undefined, 502, undefined));
           else chunks.push(c);
         });
-        res.on('end', () => finish(undefined, { status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+        const retryAfter = res.headers['retry-after'];
+        res.on('end', () => finish(undefined, { status: res.statusCode ?? 0, body: Buffer.concat(chunks), retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter }));
         res.on('error', (e) => finish(e));
       },
     );

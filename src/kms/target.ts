@@ -1,13 +1,20 @@
 import type { KmsTargetConfig } from '../config/types';
 import { CircuitBreaker, type BreakerOptions } from '../breaker';
 import type { SecretValueClient } from './api';
+import { OutlierEjection, type EjectionOptions } from './ejection';
 
 /** EWMA weight of the newest sample. */
 const ALPHA = 0.3;
 
-/** One KMS endpoint with its own client, breaker and latency estimate. */
+/**
+ * One KMS endpoint with its own client, breaker (bad answers), outlier ejection (unreachable),
+ * throttle cool-down (429 / busy) and latency estimate.
+ */
 export class KmsTarget {
   readonly breaker: CircuitBreaker;
+  readonly ejection: OutlierEjection;
+  /** Until when (epoch ms) the target is cooling down after a throttled or busy answer; shared by every call. */
+  coolUntil = 0;
   /** Smoothed latency of recent attempts, ms; failures count as their elapsed time plus a penalty. */
   ewmaMs = 0;
   /** Attempts observed; a target with none has no latency to compare yet. */
@@ -28,8 +35,10 @@ export class KmsTarget {
     breaker: BreakerOptions,
     /** Position in the configured list: the tie-breaker, so the operator's preference holds. */
     readonly index: number,
+    ejection: EjectionOptions = { baseMs: 1000, maxMs: 30_000 },
   ) {
     this.breaker = new CircuitBreaker(breaker);
+    this.ejection = new OutlierEjection({ now: breaker.now, ...ejection });
     this.now = breaker.now ?? Date.now;
     this.forgetAfterMs = breaker.openMs;
   }
@@ -41,6 +50,36 @@ export class KmsTarget {
   /** Whether the estimate holds evidence recent enough to rank by. */
   get measured(): boolean {
     return this.samples > 0 && this.now() - this.lastSampleAt < this.forgetAfterMs;
+  }
+
+  /**
+   * Epoch ms from which this target may take a request (≤ now: it may now), or `null` while a
+   * probe (breaker half-open or ejection) by another call is out.
+   */
+  readyAt(): number | null {
+    const e = this.ejection.readyAt();
+    const b = this.breaker.readyAt();
+    return e === null || b === null ? null : Math.max(e, b, this.coolUntil);
+  }
+
+  /** Takes the slots a request needs now (ejection probe, breaker probe), or none of them. */
+  tryAcquire(): boolean {
+    if (this.now() < this.coolUntil || !this.ejection.tryAcquire()) return false;
+    if (this.breaker.tryAcquire()) return true;
+    this.ejection.release();
+    return false;
+  }
+
+  /** Gives back what `tryAcquire` took, without a verdict (an abandoned attempt). */
+  release(): void {
+    this.ejection.release();
+    this.breaker.release();
+  }
+
+  /** `breaker`, or `ejected` / `probing` while outlier ejection holds the target out. */
+  get state(): string {
+    const e = this.ejection.state;
+    return e === 'in' ? this.breaker.state : e;
   }
 
   observe(ms: number): void {

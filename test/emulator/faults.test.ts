@@ -15,6 +15,18 @@ const seed = {
 };
 const read = (c: ReturnType<typeof openApiClient>, runtime: Record<string, unknown> = {}) => rpc(c, 'GetSecretValue', { SecretName: 'app/text' }, undefined, '2016-01-20', runtime);
 
+test('then chains specs: 429 once, then 503 once, then the value; a then without times is refused', async (t) => {
+  const emu = await startEmulator(t, { seed });
+  const c = openApiClient(emu);
+  emu.faults.set('cn-hangzhou', { errorCode: 'Rejected.Throttling', httpStatus: 429, times: 1, then: { errorCode: 'ServiceUnavailableTemporary', httpStatus: 503, times: 1 } });
+  t.is((await sdkError(t, read(c))).statusCode, 429);
+  t.deepEqual(emu.faults.get('cn-hangzhou'), { errorCode: 'ServiceUnavailableTemporary', httpStatus: 503, times: 1 });
+  t.is((await sdkError(t, read(c))).code, 'ServiceUnavailableTemporary');
+  t.is((await read(c)).SecretData, 'fault-value');
+  t.deepEqual(emu.requestLog().map((r) => r.code), ['Rejected.Throttling', 'ServiceUnavailableTemporary', 'OK']);
+  t.throws(() => emu.faults.set('cn-hangzhou', { errorCode: 'InternalFailure', httpStatus: 500, then: {} }), { instanceOf: RangeError, message: /then needs times/ });
+});
+
 test('an error fault with times fails exactly that many calls, then the region recovers', async (t) => {
   const emu = await startEmulator(t, { seed });
   const c = openApiClient(emu);

@@ -23,6 +23,10 @@ const POLL_MS = 1000;
 class Watcher {
   versions: string[] = [];
   reconnects = 0;
+  /** Messages that carried a value (a resume with last_version_id gets a heartbeat unless the version moved on). */
+  secretMessages = 0;
+  /** The last_version_id each reconnect sent. */
+  resumedWith: string[] = [];
   private call?: { cancel(): void };
   private stopped = false;
   constructor(
@@ -36,9 +40,11 @@ class Watcher {
     return this.versions[this.versions.length - 1];
   }
   private open() {
+    if (this.reconnects > 0) this.resumedWith.push(this.current ?? '');
     const call = this.clients[this.replica]!.watchSecret({ name: SECRET, versionStage: '', regionId: '', lastVersionId: this.current ?? '' }, new Metadata());
     this.call = call;
     call.on('data', (m: WatchSecretResponse) => {
+      if (m.secret) this.secretMessages++;
       if (m.secret && m.secret.versionId !== this.current) this.versions.push(m.secret.versionId);
     });
     call.on('error', (e: ServiceError) => {
@@ -119,5 +125,8 @@ test('3 replicas, 300 watchers: one KMS poll per rotation, and a kill -9 loses n
   const moved = watchers.filter((w) => w.reconnects > 0).length;
   t.is(moved, WATCHERS / 3, 'exactly the crashed replica\'s watchers reconnected');
   for (const w of watchers) t.deepEqual(w.versions, ['v1', 'v2', 'v3']);
+  const resumed = watchers.filter((w) => w.reconnects > 0);
+  t.true(resumed.every((w) => w.resumedWith.length > 0 && w.resumedWith.every((v) => v === 'v2' || v === 'v3')), 'every resume sent the last version it held');
+  t.deepEqual([...new Set(watchers.map((w) => w.secretMessages))], [3], 'one value message per version, none resent on resume: 0 missed, 0 duplicated');
   t.log(`after kill -9: ${moved} watchers resumed on other replicas; all ${WATCHERS} hold v3`);
 });

@@ -37,6 +37,7 @@ export function baseKmsConfig(over: Partial<KmsConfig> = {}): KmsConfig {
     readTimeoutMs: 5000,
     retry: { maxAttempts: 4, baseDelayMs: 10, maxDelayMs: 50 },
     breaker: { failureThreshold: 5, openMs: 10_000 },
+    ejection: { baseMs: 1000, maxMs: 30_000 },
     hedgeDelayMs: 0,
     budget: { qps: 1000, burst: 1000, replicas: 1 },
     ...over,

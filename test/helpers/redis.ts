@@ -107,22 +107,27 @@ export async function startRedis(extra: string[] = []): Promise<RedisInstance> {
 
 export interface RedisCluster {
   nodes: { host: '127.0.0.1'; port: number }[];
+  /** Every instance, masters and replicas (kill() one to fail it). */
+  instances: RedisInstance[];
+  /** Ports of the nodes that are masters now. */
+  masterPorts(): Promise<number[]>;
   stop(): Promise<void>;
 }
 
-/** A Redis Cluster of `masters` masters and no replicas, slots spread by redis-cli. */
-export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
+/** A Redis Cluster of `masters` masters with `replicas` replicas each, slots spread by redis-cli. */
+export async function startRedisCluster(masters = 3, replicas = 0): Promise<RedisCluster> {
   const instances: RedisInstance[] = [];
+  const cli = (port: number, ...args: string[]) => run('redis-cli', ['-p', String(port), ...args], { env: realClockEnv() });
   try {
-    for (let i = 0; i < masters; i++) {
+    for (let i = 0; i < masters * (1 + replicas); i++) {
       instances.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000']));
     }
     const addrs = instances.map((r) => `127.0.0.1:${r.port}`);
-    await run('redis-cli', ['--cluster', 'create', ...addrs, '--cluster-replicas', '0', '--cluster-yes'], { env: realClockEnv() });
+    await run('redis-cli', ['--cluster', 'create', ...addrs, '--cluster-replicas', String(replicas), '--cluster-yes'], { env: realClockEnv() });
     // Creation returns before every node agrees; wait until each reports cluster_state:ok.
     for (const r of instances) {
       for (let i = 0; ; i++) {
-        const { stdout } = await run('redis-cli', ['-p', String(r.port), 'cluster', 'info'], { env: realClockEnv() });
+        const { stdout } = await cli(r.port, 'cluster', 'info');
         if (stdout.includes('cluster_state:ok')) break;
         if (i > 100) throw new Error(`cluster node ${r.port} never reached cluster_state:ok`);
         await new Promise((res) => setTimeout(res, 100));
@@ -134,6 +139,11 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
   }
   return {
     nodes: instances.map((r) => ({ host: '127.0.0.1', port: r.port })),
+    instances,
+    masterPorts: async () => {
+      const roles = await Promise.all(instances.map((r) => cli(r.port, 'role').then((o) => o.stdout.split('\n')[0] === 'master', () => false)));
+      return instances.filter((_, i) => roles[i]).map((r) => r.port);
+    },
     stop: async () => {
       await Promise.all(instances.map((r) => r.stop()));
     },
@@ -142,19 +152,40 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
 
 export interface RedisSentinel {
   master: RedisInstance;
+  /** Replicas of the master (`replicas` option), in start order. */
+  replicas: RedisInstance[];
   sentinel: { host: '127.0.0.1'; port: number };
   name: string;
+  /** The port of the master the sentinel names now. */
+  masterPort(): Promise<number>;
   stop(): Promise<void>;
 }
 
-/** A master plus one Sentinel monitoring it (quorum 1), both on loopback. */
-export async function startRedisSentinel(name = 'sgmaster'): Promise<RedisSentinel> {
+/**
+ * A master, `replicas` replicas of it, and one Sentinel monitoring it (quorum 1, down after 1 s),
+ * all on loopback. With a replica, killing the master makes the sentinel promote it (one sentinel
+ * is a majority of one, so it may authorize the failover alone).
+ */
+export async function startRedisSentinel(name = 'sgmaster', opts: { replicas?: number } = {}): Promise<RedisSentinel> {
   const master = await startRedis();
+  const replicas: RedisInstance[] = [];
+  for (let i = 0; i < (opts.replicas ?? 0); i++) replicas.push(await startRedis(['--replicaof', '127.0.0.1', String(master.port)]));
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'sg-sentinel-'));
   const conf = join(dir, 'sentinel.conf');
   // Sentinel rewrites its config file, so it gets its own writable copy.
-  writeFileSync(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor ${name} 127.0.0.1 ${master.port} 1`, `sentinel down-after-milliseconds ${name} 1000`, ''].join('\n'));
+  writeFileSync(
+    conf,
+    [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      `dir ${dir}`,
+      `sentinel monitor ${name} 127.0.0.1 ${master.port} 1`,
+      `sentinel down-after-milliseconds ${name} 1000`,
+      `sentinel failover-timeout ${name} 5000`,
+      '',
+    ].join('\n'),
+  );
   const child = spawn('redis-server', [conf, '--sentinel'], { stdio: ['ignore', 'pipe', 'pipe'], env: realClockEnv() });
   track(child);
   await new Promise<void>((resolve, reject) => {
@@ -162,23 +193,31 @@ export async function startRedisSentinel(name = 'sgmaster'): Promise<RedisSentin
     const timer = setTimeout(() => reject(new Error(`sentinel did not start:\n${out}`)), 10_000);
     child.stdout!.on('data', (b: Buffer) => {
       out += b.toString();
-      if (out.includes('+monitor master')) {
+      // Ready once it monitors the master and (with replicas) has found every one of them.
+      const found = (out.match(/\+slave slave/g) ?? []).length;
+      if (out.includes('+monitor master') && found >= replicas.length) {
         clearTimeout(timer);
+        child.stdout!.removeAllListeners('data');
+        child.stdout!.resume();
         resolve();
       }
     });
+    child.stderr!.resume();
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`sentinel exited ${code}:\n${out}`));
     });
   });
+  const cli = (...args: string[]) => run('redis-cli', ['-p', String(port), ...args], { env: realClockEnv() });
   return {
     master,
+    replicas,
     sentinel: { host: '127.0.0.1', port },
     name,
+    masterPort: async () => Number((await cli('sentinel', 'get-master-addr-by-name', name)).stdout.trim().split('\n')[1]),
     stop: async () => {
       await killChild(child);
-      await master.stop();
+      await Promise.all([master.stop(), ...replicas.map((r) => r.stop())]);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -91,7 +91,8 @@ test('a breaker opens after consecutive failures, sends nothing while open, and 
     config: kmsConfig(emu, { breaker: { failureThreshold: 2, openMs: 1000 }, retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 } }),
     now: () => Date.now() + skew,
   });
-  emu.faults.set('cn-hangzhou', { errorCode: 'ServiceUnavailableTemporary', httpStatus: 503, rate: 1 });
+  // InternalFailure, not 503 ServiceUnavailableTemporary: a busy target cools down instead (kms/classify.ts).
+  emu.faults.set('cn-hangzhou', { errorCode: 'InternalFailure', httpStatus: 500, rate: 1 });
   await t.throwsAsync(pool.getSecretValue({ name: 'app/text' }), { instanceOf: BackendUnavailableError });
   t.is(gsv(emu), 2);
   t.is(pool.health()[0]!.state, 'open');

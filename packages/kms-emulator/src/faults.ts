@@ -1,6 +1,7 @@
 /**
  * Per-region fault injection: added latency, an error code at a rate (optionally only N times, so
- * a test can say "fail twice, then succeed"), and a QPS limit answering 429 Rejected.Throttling.
+ * a test can say "fail twice, then succeed", and then another spec, so it can say "429 once, then
+ * 503 once, then succeed"), and a QPS limit answering 429 Rejected.Throttling.
  * The QPS window is a sliding log of at most `qpsLimit` timestamps, so its memory is bounded.
  */
 import { DEFAULT_MESSAGES, KmsApiError, throttled } from './errors';
@@ -21,10 +22,13 @@ export interface RegionFaults {
   decide(action: string): FaultDecision;
 }
 
-const FIELDS = ['latencyMs', 'errorCode', 'httpStatus', 'errorMessage', 'rate', 'times', 'actions', 'qpsLimit'];
+const FIELDS = ['latencyMs', 'errorCode', 'httpStatus', 'errorMessage', 'rate', 'times', 'actions', 'qpsLimit', 'then'];
+/** How many `then` specs may follow one another (a bound on what the admin endpoint accepts). */
+const MAX_THEN_DEPTH = 16;
 
 /** Validates a spec from code or from the admin endpoint; throws RangeError naming the field. */
-export function checkFaultSpec(spec: unknown): FaultSpec {
+export function checkFaultSpec(spec: unknown, depth = 0): FaultSpec {
+  if (depth > MAX_THEN_DEPTH) throw new RangeError(`then: at most ${MAX_THEN_DEPTH} specs may follow one another`);
   if (!spec || typeof spec !== 'object' || Array.isArray(spec)) throw new RangeError('fault spec must be an object');
   const s = spec as Record<string, unknown>;
   for (const k of Object.keys(s)) if (!FIELDS.includes(k)) throw new RangeError(`unknown fault field ${k} (known: ${FIELDS.join(', ')})`);
@@ -41,6 +45,10 @@ export function checkFaultSpec(spec: unknown): FaultSpec {
   if (s.errorMessage !== undefined && typeof s.errorMessage !== 'string') throw new RangeError('errorMessage must be a string');
   if (s.rate !== undefined && (typeof s.rate !== 'number' || s.rate < 0 || s.rate > 1)) throw new RangeError('rate must be a number from 0 to 1');
   if (s.actions !== undefined && (!Array.isArray(s.actions) || s.actions.some((a) => typeof a !== 'string'))) throw new RangeError('actions must be a list of action names');
+  if (s.then !== undefined) {
+    if (s.times === undefined) throw new RangeError('then needs times: it is the spec that follows once the injected errors run out');
+    checkFaultSpec(s.then, depth + 1);
+  }
   return spec as FaultSpec;
 }
 
@@ -49,7 +57,7 @@ export function createRegionFaults(opts: { now: () => number; random?: () => num
   let spec: FaultSpec = {};
   let window: number[] = [];
 
-  const copy = (s: FaultSpec): FaultSpec => ({ ...s, ...(s.actions ? { actions: [...s.actions] } : {}) });
+  const copy = (s: FaultSpec): FaultSpec => ({ ...s, ...(s.actions ? { actions: [...s.actions] } : {}), ...(s.then ? { then: copy(s.then) } : {}) });
 
   return {
     set(next) {
@@ -78,7 +86,10 @@ export function createRegionFaults(opts: { now: () => number; random?: () => num
         // Counting down in the spec lets `get()` (and the admin state) show the failures still to come.
         const times = spec.times - 1;
         if (times > 0) spec = { ...spec, times };
-        else {
+        else if (spec.then) {
+          spec = copy(spec.then);
+          window = [];
+        } else {
           const { latencyMs, qpsLimit } = spec;
           spec = { ...(latencyMs !== undefined ? { latencyMs } : {}), ...(qpsLimit !== undefined ? { qpsLimit } : {}) };
         }

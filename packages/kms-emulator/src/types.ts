@@ -99,6 +99,8 @@ export interface FaultSpec {
   actions?: string[];
   /** Requests per second (sliding 1 s window) beyond which the region answers 429 `Rejected.Throttling` / `QPS Limit Exceeded`. */
   qpsLimit?: number;
+  /** The spec that replaces this one once its `times` errors have been injected (requires `times`). @default latency and qpsLimit kept, no errors */
+  then?: FaultSpec;
 }
 
 /** One request as the emulator saw it: no values, no credentials, no signatures. */
