@@ -223,7 +223,8 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
         sharedCacheUp: () => !!redis && redis.status === 'ready' && store.stats().breaker !== 'open',
         kmsUp: () => {
           const targets = kmsHealth();
-          return targets.length === 0 || targets.some((t) => t.state !== 'open');
+          // Out of rotation: the breaker open (bad answers) or ejected (unreachable, probe or not).
+          return targets.length === 0 || targets.some((t) => t.state !== 'open' && t.state !== 'ejected' && t.state !== 'probing');
         },
         holdsEntries: () => store.holdsServable(),
       },

@@ -5,7 +5,7 @@
  * could answer. KMS down alone never makes a replica unready while the cache can still answer:
  * that would take the whole fleet out of the Service at once, when stale answers are the point.
  *
- * "Cannot reach KMS" means every target's breaker is open: evidence from real calls, never a
+ * "Cannot reach KMS" means every target is out of rotation (breaker open, or ejected as unreachable): evidence from real calls, never a
  * probe of our own (probes would spend the KMS budget). The state is re-evaluated on every
  * /readyz and every `intervalMs`, so grpc health watchers see changes without a request.
  */

@@ -45,7 +45,7 @@ export function createInstruments(meter: Meter): GatewayInstruments {
 }
 
 /** Breaker states as gauge values: 0 closed, 1 half-open (probing), 2 open. */
-export const BREAKER_VALUE: Record<string, number> = { closed: 0, 'half-open': 1, open: 2 };
+export const BREAKER_VALUE: Record<string, number> = { closed: 0, 'half-open': 1, probing: 1, open: 2, ejected: 2 };
 
 /** The state the observable instruments read at each collection. Each function is cheap and synchronous unless noted. */
 export interface ObservedState {
