@@ -14,6 +14,24 @@ const NOW = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
+/**
+ * The budget bucket of KEYS[1] (ARGV: qps, burst) read, validated and refilled to now, as locals
+ * `tokens` and `at`. Fields that are missing, not numbers, or out of range (tokens outside
+ * [0, burst], a time after Redis' own now, which the gateway never writes, or long past) read as
+ * a full bucket: a tampered bucket costs one refill, never a hang or a busy loop.
+ */
+const BUCKET = `${NOW}
+local qps = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(b[1])
+local at = tonumber(b[2])
+if tokens == nil or at == nil or tokens ~= tokens or at ~= at or tokens < 0 or tokens > burst or at > now or at < now - 86400000 then
+  tokens = burst
+  at = now
+end
+if now > at then tokens = math.min(burst, tokens + (now - at) * qps / 1000); at = now end`;
+
 /** name → [number of keys, source]. */
 const SCRIPTS = {
   /** KEYS: lock, write, delete. ARGV: token, sealed, ttlMs. Writes only while the token holds the lock. */
@@ -77,25 +95,10 @@ return redis.call('ZCARD', KEYS[1])`,
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 return redis.call('ZCARD', KEYS[1])`,
   ],
-  /**
-   * KEYS: budget bucket. ARGV: qps, burst. 0 when a token was taken, else ms until one will be.
-   * Fields that are missing, not numbers, or out of range (tokens outside [0, burst], a time after
-   * Redis' own now, which the gateway never writes, or long past) reset the bucket to full: a tampered bucket costs one refill, never
-   * a hang or a busy loop.
-   */
+  /** KEYS: budget bucket. ARGV: qps, burst. 0 when a token was taken, else ms until one will be (see BUCKET). */
   sgTakeToken: [
     1,
-    `${NOW}
-local qps = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(b[1])
-local at = tonumber(b[2])
-if tokens == nil or at == nil or tokens ~= tokens or at ~= at or tokens < 0 or tokens > burst or at > now or at < now - 86400000 then
-  tokens = burst
-  at = now
-end
-if now > at then tokens = math.min(burst, tokens + (now - at) * qps / 1000); at = now end
+    `${BUCKET}
 local wait = 0
 if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) * 1000 / qps) end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(at))
@@ -105,14 +108,7 @@ return wait`,
   /** KEYS: budget bucket. ARGV: qps, burst. Tokens left now (a metric), without taking one; a bad bucket reads as full. */
   sgPeekTokens: [
     1,
-    `${NOW}
-local qps = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(b[1])
-local at = tonumber(b[2])
-if tokens == nil or at == nil or tokens ~= tokens or at ~= at or tokens < 0 or tokens > burst or at > now then return tostring(burst) end
-if now > at then tokens = math.min(burst, tokens + (now - at) * qps / 1000) end
+    `${BUCKET}
 return tostring(tokens)`,
   ],
 } as const;
