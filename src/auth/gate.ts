@@ -11,7 +11,7 @@ import type { Metadata } from '@grpc/grpc-js';
 import type { AuthContext } from '@grpc/grpc-js/build/src/auth-context';
 import { PolicyDeniedError, UnauthenticatedError } from '../errors';
 import type { SecretSelector } from '../model';
-import { identityFromCertificate } from './identity';
+import { identityFromCertificate, parseSubjectAltName } from './identity';
 
 /** Verifies a bearer token and returns its identity (and expiry), or throws UnauthenticatedError. */
 export interface TokenVerifier {
@@ -72,7 +72,7 @@ export class CallerGate {
     // One namespace holds both kinds of identity: a certificate must not pose as a service account,
     // and a CN must not pose as a SPIFFE ID (only a URI SAN is one).
     if (certId !== undefined && /^system:/i.test(certId)) throw new UnauthenticatedError('a certificate identity may not start with "system:" (reserved for service-account tokens)');
-    const fromUriSan = certId !== undefined && (cert?.subjectaltname ?? '').split(/,\s*/).some((san) => san.replace(/^URI:"?|"$/g, '') === certId && san.startsWith('URI:'));
+    const fromUriSan = certId !== undefined && parseSubjectAltName(cert?.subjectaltname ?? '').some((san) => san.type === 'URI' && san.value === certId);
     if (certId !== undefined && !fromUriSan && /[:/]/.test(certId)) throw new UnauthenticatedError('a certificate DNS name or CN identity may not contain ":" or "/"');
     const auth = call.metadata.get('authorization');
     if (auth.length > 1) throw new UnauthenticatedError('more than one authorization header');
@@ -130,7 +130,7 @@ function safePeer(call: GateCall): string {
   }
 }
 
-/** `1.2.3.4:5678` → `1.2.3.4`, `[::1]:5678` → `::1`. */
+/** `1.2.3.4:5678` → `1.2.3.4`, `[::1]:5678` → `::1`; anything else unchanged. */
 export function peerHost(peer: string): string {
   const v6 = /^\[([^\]]+)\]:\d+$/.exec(peer);
   if (v6) return v6[1]!;

@@ -4,6 +4,7 @@
  * cannot take every stream of the replica. Beyond a cap the call gets RESOURCE_EXHAUSTED.
  */
 import type { ServerUnaryCall } from '@grpc/grpc-js';
+import { peerHost } from '../auth/gate';
 import { ResourceExhaustedError } from '../errors';
 
 export interface StreamLimitOptions {
@@ -13,21 +14,16 @@ export interface StreamLimitOptions {
   maxStreamsPerCaller?: number;
 }
 
-/** Who a call is for the per-caller limit. Today the peer IP; the auth module will supply an identity. */
+/** Who a call is for the per-caller stream limit, where the caller gate gives no identity. */
 export type CallerOf = (call: Pick<ServerUnaryCall<unknown, unknown>, 'getPeer' | 'metadata'>) => string;
 
 /** The peer's IP address, without the port: `1.2.3.4:5678` → `1.2.3.4`, `[::1]:5678` → `::1`. */
 export const peerIp: CallerOf = (call) => {
-  let peer: string;
   try {
-    peer = call.getPeer();
+    return peerHost(call.getPeer());
   } catch {
     return 'unknown';
   }
-  const v6 = /^\[([^\]]+)\]:\d+$/.exec(peer);
-  if (v6) return v6[1]!;
-  const v4 = /^([^:]+):\d+$/.exec(peer);
-  return v4 ? v4[1]! : peer;
 };
 
 export class StreamLimits {

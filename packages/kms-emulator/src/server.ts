@@ -144,25 +144,35 @@ export function createRegionServer(deps: RegionServerDeps): RegionServer {
       const answer = await serve(r, known, requestId, outcome, abort.signal);
       sendJson(res, 200, answer, { 'x-acs-request-id': requestId });
     } catch (e) {
-      if (abort.signal.aborted) {
-        outcome.httpStatus = 0;
-        outcome.code = downSignal.aborted ? 'RegionDown' : 'ClientClosed';
-        if (!res.destroyed) res.destroy();
-        return;
-      }
-      let error = e;
-      if (!(e instanceof KmsApiError)) {
-        logger.error('kms emulator: internal error', { regionId, action: known, error: e instanceof Error ? e.message : String(e) });
-        error = new KmsApiError('InternalFailure', 500, 'Internal Failure.');
-      }
-      const apiError = error as KmsApiError;
-      outcome.httpStatus = apiError.httpStatus;
-      outcome.code = apiError.code;
-      sendJson(res, apiError.httpStatus, errorBody(apiError, requestId, r.isSts), { 'x-acs-request-id': requestId });
+      const apiError = failure(e, known, outcome, res, abort.signal, downSignal);
+      if (apiError) sendJson(res, apiError.httpStatus, errorBody(apiError, requestId, r.isSts), { 'x-acs-request-id': requestId });
     } finally {
       release();
       record(arrived, known, r.secretName, outcome);
     }
+  }
+
+  /**
+   * What a failed request answers, for both protocols: nothing (the connection is dropped) when the
+   * region went down or the client left; else its KmsApiError, or InternalFailure for anything
+   * unexpected (logged). Records the outcome either way.
+   */
+  function failure(e: unknown, action: string, outcome: Outcome, res: ServerResponse, signal: AbortSignal, downSignal: AbortSignal): KmsApiError | undefined {
+    if (signal.aborted) {
+      outcome.httpStatus = 0;
+      outcome.code = downSignal.aborted ? 'RegionDown' : 'ClientClosed';
+      if (!res.destroyed) res.destroy();
+      return undefined;
+    }
+    let apiError: KmsApiError;
+    if (e instanceof KmsApiError) apiError = e;
+    else {
+      logger.error('kms emulator: internal error', { regionId, action, error: e instanceof Error ? e.message : String(e) });
+      apiError = new KmsApiError('InternalFailure', 500, 'Internal Failure.');
+    }
+    outcome.httpStatus = apiError.httpStatus;
+    outcome.code = apiError.code;
+    return apiError;
   }
 
   /** Aborted when the region goes down or the client goes away: a sleeping (latency) request stops with it. */
@@ -214,21 +224,8 @@ export function createRegionServer(deps: RegionServerDeps): RegionServer {
       secretName = answer.secretName;
       sendProtobuf(res, 200, answer.body);
     } catch (e) {
-      if (abort.signal.aborted) {
-        outcome.httpStatus = 0;
-        outcome.code = downSignal.aborted ? 'RegionDown' : 'ClientClosed';
-        if (!res.destroyed) res.destroy();
-        return;
-      }
-      let error = e;
-      if (!(e instanceof KmsApiError)) {
-        logger.error('kms emulator: internal error', { regionId, action: known, error: e instanceof Error ? e.message : String(e) });
-        error = new KmsApiError('InternalFailure', 500, 'Internal Failure.');
-      }
-      const apiError = error as KmsApiError;
-      outcome.httpStatus = apiError.httpStatus;
-      outcome.code = apiError.code;
-      sendProtobuf(res, apiError.httpStatus, instanceErrorBody(apiError, requestId));
+      const apiError = failure(e, known, outcome, res, abort.signal, downSignal);
+      if (apiError) sendProtobuf(res, apiError.httpStatus, instanceErrorBody(apiError, requestId));
     } finally {
       release();
       record(arrived, known, secretName, outcome);
