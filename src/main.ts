@@ -131,7 +131,7 @@ export interface RunningGateway {
 export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}): Promise<RunningGateway> {
   const logger = deps.logger ?? createLogger({ level: config.logLevel });
   const { tuning } = config.cache;
-  const prefix = tuning.keyPrefix ?? 'sg';
+  const prefix = tuning.keyPrefix;
   const closers: (() => Promise<unknown> | void)[] = [];
   const closeAll = async () => {
     for (const close of closers.reverse()) await Promise.resolve(close()).catch((e: Error) => logger.warn('shutdown step failed', { error: e }));

@@ -14,6 +14,7 @@ import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JWTVerif
 import { BackendUnavailableError, ConfigError, UnauthenticatedError } from '../errors';
 import type { Logger } from '../telemetry/logger';
 import { pollFile } from './watchedFile';
+import { defaultOf } from '../config/settings';
 
 /** The only signature algorithms accepted: never `none`, never HS* (a public key is not a secret). */
 export const JWT_ALGORITHMS = ['RS256', 'ES256'] as const;
@@ -26,7 +27,7 @@ export type JwksSource =
   | {
       /** A JWKS JSON file (e.g. a ConfigMap from `kubectl get --raw /openid/v1/jwks`), re-read when it changes. */
       file: string;
-      /** How often the file is stat'ed. @default 2000 */
+      /** How often the file is stat'ed. @default setting SECRETS_GATEWAY_TLS_RELOAD_INTERVAL_MS */
       pollIntervalMs?: number;
     }
   | {
@@ -83,7 +84,7 @@ export class JwtVerifier {
       const stop = pollFile(
         src.file,
         baseline,
-        src.pollIntervalMs ?? 2000,
+        src.pollIntervalMs ?? defaultOf('SECRETS_GATEWAY_TLS_RELOAD_INTERVAL_MS'),
         () => void this.reload(),
         () => opts.logger.warn('JWKS file is gone; keeping the previous key set', { file: src.file }),
       );

@@ -25,6 +25,7 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors';
 import type { Logger } from '../telemetry/logger';
 import { pollFile } from './watchedFile';
+import { defaultOf } from '../config/settings';
 
 /** The setting named in policy errors. */
 export const POLICY_FILE_SETTING = 'SECRETS_GATEWAY_POLICY_FILE';
@@ -271,7 +272,7 @@ export function staticPolicySource(policy: Policy = allowAllPolicy): PolicySourc
 export interface PolicyStoreOptions {
   file: string;
   logger: Logger;
-  /** How often the file is stat'ed. @default 2000 */
+  /** How often the file is stat'ed. @default setting SECRETS_GATEWAY_TLS_RELOAD_INTERVAL_MS */
   pollIntervalMs?: number;
   /** Per-identity decision cache bound. @default 10000 */
   cacheMaxEntries?: number;
@@ -304,7 +305,7 @@ export class PolicyStore implements PolicySource {
     this.stopPolling = pollFile(
       opts.file,
       baseline,
-      opts.pollIntervalMs ?? 2000,
+      opts.pollIntervalMs ?? defaultOf('SECRETS_GATEWAY_TLS_RELOAD_INTERVAL_MS'),
       () => void this.reload(),
       () => opts.logger.warn('policy file is gone; keeping the previous policy', { file: opts.file }),
     );

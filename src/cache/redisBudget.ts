@@ -9,6 +9,7 @@ import { ThrottledError } from '../errors';
 import { sleep } from '../abort';
 import { LocalTokenBucket, type RequestBudget } from '../kms/budget';
 import { Breaker } from './breaker';
+import { DEFAULT_CACHE_CONFIG } from './config';
 import { budgetKey } from './keys';
 import type { RedisClient } from './redisClient';
 import { runScript } from '../cluster/scripts';
@@ -21,11 +22,11 @@ export interface RedisBudgetOptions {
   burst: number;
   /** Longest wait when acquire() gets no signal. @default 1000 */
   maxWaitMs?: number;
-  /** Key prefix (same as the cache's). @default 'sg' */
-  keyPrefix?: string;
+  /** Key prefix: the cache's `keyPrefix`. */
+  keyPrefix: string;
   /** Used while Redis is unavailable. @default LocalTokenBucket({qps, burst, maxWaitMs}) */
   fallback?: RequestBudget;
-  /** @default a breaker opening after 5 failures for 2 s */
+  /** @default a breaker with the cache's default thresholds (`breakerFailureThreshold`, `breakerOpenMs`) */
   breaker?: Breaker;
 }
 
@@ -39,18 +40,18 @@ export class RedisTokenBucket implements RequestBudget {
   ) {
     if (!(opts.qps > 0) || !(opts.burst >= 1)) throw new RangeError('RedisTokenBucket: qps must be > 0 and burst >= 1');
     this.fallback = opts.fallback ?? new LocalTokenBucket({ qps: opts.qps, burst: opts.burst, maxWaitMs: opts.maxWaitMs });
-    this.breaker = opts.breaker ?? new Breaker({ failureThreshold: 5, openMs: 2000 });
+    this.breaker = opts.breaker ?? new Breaker({ failureThreshold: DEFAULT_CACHE_CONFIG.breakerFailureThreshold, openMs: DEFAULT_CACHE_CONFIG.breakerOpenMs });
   }
 
   /** One attempt: 0 when a token was taken, else ms until one will be. Throws when Redis is unavailable. */
   tryTake(targetId: string): Promise<number> {
-    const key = budgetKey(this.opts.keyPrefix ?? 'sg', targetId);
+    const key = budgetKey(this.opts.keyPrefix, targetId);
     return this.breaker.run(() => runScript(this.client, 'sgTakeToken', [key], [this.opts.qps, this.opts.burst]));
   }
 
   /** Tokens left in the cluster bucket (the fallback's while Redis is unavailable). */
   async tokensLeft(targetId: string): Promise<number | undefined> {
-    const key = budgetKey(this.opts.keyPrefix ?? 'sg', targetId);
+    const key = budgetKey(this.opts.keyPrefix, targetId);
     try {
       return await this.breaker.run(() => runScript(this.client, 'sgPeekTokens', [key], [this.opts.qps, this.opts.burst]));
     } catch {

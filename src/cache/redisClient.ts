@@ -10,6 +10,7 @@
  */
 import Redis, { Cluster, type RedisOptions } from 'ioredis';
 import type { Logger } from '../telemetry/logger';
+import { defaultOf } from '../config/settings';
 
 export type RedisClient = Redis | Cluster;
 
@@ -24,9 +25,9 @@ export type RedisTarget =
   | { clusterNodes: HostPortAddr[]; password?: string; username?: string; tls?: boolean };
 
 export interface RedisTuning {
-  /** Longest wait for any one command's reply. @default 500 */
+  /** Longest wait for any one command's reply. @default setting SECRETS_GATEWAY_REDIS_COMMAND_TIMEOUT_MS */
   commandTimeoutMs?: number;
-  /** Longest wait for a TCP (+TLS) connect. @default 2000 */
+  /** Longest wait for a TCP (+TLS) connect. @default setting SECRETS_GATEWAY_REDIS_CONNECT_TIMEOUT_MS */
   connectTimeoutMs?: number;
   /** Reconnect backoff cap (exponential from 50 ms, plus up to 100 ms jitter). @default 2000 */
   reconnectMaxDelayMs?: number;
@@ -49,9 +50,10 @@ export function createRedisClient(target: RedisTarget, tuning: RedisTuning = {})
 
 function build(target: RedisTarget, tuning: RedisTuning): RedisClient {
   const cap = tuning.reconnectMaxDelayMs ?? 2000;
+  const connectTimeout = tuning.connectTimeoutMs ?? defaultOf('SECRETS_GATEWAY_REDIS_CONNECT_TIMEOUT_MS');
   const common: RedisOptions = {
-    commandTimeout: tuning.commandTimeoutMs ?? 500,
-    connectTimeout: tuning.connectTimeoutMs ?? 2000,
+    commandTimeout: tuning.commandTimeoutMs ?? defaultOf('SECRETS_GATEWAY_REDIS_COMMAND_TIMEOUT_MS'),
+    connectTimeout,
     maxRetriesPerRequest: tuning.maxRetriesPerRequest ?? 1,
     enableOfflineQueue: false,
     retryStrategy: (times) => backoff(times, cap),
@@ -73,7 +75,7 @@ function build(target: RedisTarget, tuning: RedisTuning): RedisClient {
   return new Cluster(target.clusterNodes, {
     enableOfflineQueue: false,
     clusterRetryStrategy: (times) => backoff(times, cap),
-    slotsRefreshTimeout: tuning.connectTimeoutMs ?? 2000,
+    slotsRefreshTimeout: connectTimeout,
     redisOptions: { ...nodeOptions, password: target.password, username: target.username, ...(target.tls ? { tls: {} } : {}) },
   });
 }

@@ -9,11 +9,12 @@ import { selectorKey, type SecretSelector } from '../model';
 import { sleep } from '../abort';
 import { silentLogger, type Logger } from '../telemetry/logger';
 import type { CacheResult, GetOptions } from './secretStore';
+import { defaultOf } from '../config/settings';
 
 export interface WarmUpOptions {
-  /** Reads in flight at once. @default 4 */
+  /** Reads in flight at once. @default setting SECRETS_GATEWAY_WARMUP_CONCURRENCY */
   concurrency?: number;
-  /** Each read waits a random 0..jitterMs first. @default 1000 */
+  /** Each read waits a random 0..jitterMs first. @default setting SECRETS_GATEWAY_WARMUP_JITTER_MS */
   jitterMs?: number;
   signal?: AbortSignal;
   logger?: Logger;
@@ -32,8 +33,8 @@ export async function warmUp(
   selectors: SecretSelector[],
   opts: WarmUpOptions = {},
 ): Promise<WarmUpReport> {
-  const concurrency = Math.max(1, opts.concurrency ?? 4);
-  const jitterMs = Math.max(0, opts.jitterMs ?? 1000);
+  const concurrency = Math.max(1, opts.concurrency ?? defaultOf('SECRETS_GATEWAY_WARMUP_CONCURRENCY'));
+  const jitterMs = Math.max(0, opts.jitterMs ?? defaultOf('SECRETS_GATEWAY_WARMUP_JITTER_MS'));
   const random = opts.random ?? Math.random;
   const logger = opts.logger ?? silentLogger;
   const report: WarmUpReport = { ok: 0, failed: [], skipped: 0 };

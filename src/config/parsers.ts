@@ -6,6 +6,8 @@
 
 export type Raw = string | number | boolean | unknown[] | Record<string, unknown>;
 export type Parser<T> = (raw: Raw) => T;
+/** A numeric parser that also says its range, so a module can check the same bounds as the setting. */
+export type RangedParser = Parser<number> & { readonly range: readonly [min: number, max: number] };
 
 const show = (raw: Raw): string => JSON.stringify(typeof raw === 'string' && raw.length > 80 ? raw.slice(0, 80) + '…' : raw);
 
@@ -20,22 +22,35 @@ export function nonEmpty(raw: Raw): string {
   return s;
 }
 
-export function int(min: number, max: number): Parser<number> {
-  return (raw) => {
+const ranged = (min: number, max: number, parse: Parser<number>): RangedParser => Object.assign(parse, { range: [min, max] as const });
+
+export function int(min: number, max: number): RangedParser {
+  return ranged(min, max, (raw) => {
     const s = typeof raw === 'number' ? String(raw) : str(raw);
     if (!/^-?\d+$/.test(s) || Number(s) < min || Number(s) > max) {
       throw new Error(`must be an integer ${min}–${max}, got ${show(raw)}`);
     }
     return Number(s);
-  };
+  });
 }
 
-export function fraction(min: number, max: number): Parser<number> {
-  return (raw) => {
+
+export function fraction(min: number, max: number): RangedParser {
+  return ranged(min, max, (raw) => {
     const n = typeof raw === 'number' ? raw : Number(str(raw));
     if (!Number.isFinite(n) || n < min || n > max) throw new Error(`must be a number ${min}–${max}, got ${show(raw)}`);
     return n;
-  };
+  });
+}
+
+/**
+ * A Redis key prefix: no braces (they would break Cluster hash tags) and nothing a key name
+ * cannot carry. The cache checks programmatic prefixes with the same parser.
+ */
+export function keyPrefix(raw: Raw): string {
+  const s = str(raw);
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(s)) throw new Error('must be 1–64 characters of A-Z a-z 0-9 _ . : - (no braces: they would break hash tags)');
+  return s;
 }
 
 export function bool(raw: Raw): boolean {

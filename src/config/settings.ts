@@ -7,7 +7,7 @@
  * - `cache_client_*` and `credentials_*`: the keys the official Alibaba secret clients read, so a
  *   team migrating from them keeps its environment or `secretsmanager.properties` unchanged.
  */
-import { bool, fraction, hostPort, hostPorts, httpUrl, int, json, names, nonEmpty, oneOf, redisUrl, secret, str, type Parser } from './parsers';
+import { bool, fraction, hostPort, hostPorts, httpUrl, int, json, keyPrefix, names, nonEmpty, oneOf, redisUrl, secret, str, type Parser, type RangedParser } from './parsers';
 
 export type Mode = 'dev' | 'serve';
 
@@ -46,7 +46,7 @@ export const SETTINGS = {
   SECRETS_GATEWAY_CACHE_SEAL_KEYS: s({ parse: secret, secret: true, doc: 'AES-256-GCM keys that seal every value written to Redis: id:base64,id:base64 (32 bytes each), the first seals, all open, so the key rotates without a flush. Required with Redis. Generate one with `node -e "console.log(\'k1:\'+require(\'crypto\').randomBytes(32).toString(\'base64\'))"`. Never logged.' }),
   SECRETS_GATEWAY_CACHE_SEAL_KEYS_FILE: s({ parse: nonEmpty, doc: 'A file holding SECRETS_GATEWAY_CACHE_SEAL_KEYS (e.g. a mounted Kubernetes Secret).' }),
   SECRETS_GATEWAY_CACHE_NAMING_KEY_ID: s({ parse: nonEmpty, doc: 'Which seal key derives Redis key names. @default the primary; pin it while rotating seal keys so names stay put.' }),
-  SECRETS_GATEWAY_CACHE_KEY_PREFIX: s({ parse: nonEmpty, default: 'sg', doc: 'Prefix of every Redis key and channel; deployments sharing one Redis need distinct prefixes. @default sg' }),
+  SECRETS_GATEWAY_CACHE_KEY_PREFIX: s({ parse: keyPrefix, default: 'sg', doc: 'Prefix of every Redis key and channel; deployments sharing one Redis need distinct prefixes. @default sg' }),
   SECRETS_GATEWAY_CACHE_TTL_MS: s({ parse: int(1_000, 86_400_000), default: 300_000, doc: 'How long a value fetched from KMS counts as fresh (jittered). @default 300000' }),
   SECRETS_GATEWAY_CACHE_REFRESH_AHEAD_RATIO: s({ parse: fraction(0, 0.95), default: 0.75, doc: 'One replica refreshes a recently read value at this fraction of its TTL, so hot secrets never expire on the request path; 0 turns it off. @default 0.75' }),
   SECRETS_GATEWAY_CACHE_L1_MAX_ENTRIES: s({ parse: int(1, 1_000_000), default: 10_000, doc: 'Entries in the in-process cache. @default 10000' }),
@@ -136,6 +136,24 @@ export const SETTINGS = {
 
 export type SettingName = keyof typeof SETTINGS;
 export type SettingValue<K extends SettingName> = (typeof SETTINGS)[K] extends Setting<infer T> ? T : never;
+
+/**
+ * A setting's default in `mode`, for the modules that accept the same tunable programmatically
+ * (tests, embedders): they take it from here instead of repeating the number.
+ */
+export function defaultOf<K extends SettingName>(name: K, mode: Mode = 'serve'): SettingValue<K> {
+  const d = (SETTINGS[name] as Setting<SettingValue<K>>).default;
+  const v = typeof d === 'function' ? (d as (m: Mode) => SettingValue<K> | undefined)(mode) : d;
+  if (v === undefined) throw new Error(`${name} has no default`);
+  return v;
+}
+
+/** The [min, max] a numeric setting accepts, for modules that check the same bounds. */
+export function rangeOf(name: SettingName): readonly [min: number, max: number] {
+  const range = (SETTINGS[name].parse as Partial<RangedParser>).range;
+  if (!range) throw new Error(`${name} is not a numeric setting`);
+  return range;
+}
 
 /** Env names we own: an unknown name in these families is a typo and stops startup. */
 export function isOwnedName(name: string): boolean {

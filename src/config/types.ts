@@ -26,8 +26,8 @@ export interface GatewayConfig {
   cache: {
     /** The floor on a request's max_staleness. */
     forcedRefreshMinIntervalMs: number;
-    /** Tunables handed to the SecretStore (the rest keep their defaults). */
-    tuning: Partial<CacheConfig>;
+    /** Tunables handed to the SecretStore (the rest keep their defaults); the key prefix is always set. */
+    tuning: Partial<CacheConfig> & Pick<CacheConfig, 'keyPrefix'>;
     /** The seal key ring spec (`id:base64,…`); unset only without Redis, where one is generated. */
     sealKeys?: string;
     namingKeyId?: string;

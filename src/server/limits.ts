@@ -6,11 +6,12 @@
 import type { ServerUnaryCall } from '@grpc/grpc-js';
 import { peerHost } from '../auth/gate';
 import { ResourceExhaustedError } from '../errors';
+import { defaultOf } from '../config/settings';
 
 export interface StreamLimitOptions {
-  /** Open WatchSecret streams per replica. @default 10000 */
+  /** Open WatchSecret streams per replica. @default setting SECRETS_GATEWAY_WATCH_MAX_STREAMS */
   maxStreams?: number;
-  /** Open WatchSecret streams per caller (see `callerOf`). @default 100 */
+  /** Open WatchSecret streams per caller (see `callerOf`). @default setting SECRETS_GATEWAY_WATCH_MAX_STREAMS_PER_CALLER */
   maxStreamsPerCaller?: number;
 }
 
@@ -33,8 +34,8 @@ export class StreamLimits {
   readonly maxStreamsPerCaller: number;
 
   constructor(opts: StreamLimitOptions = {}) {
-    this.maxStreams = opts.maxStreams ?? 10_000;
-    this.maxStreamsPerCaller = opts.maxStreamsPerCaller ?? 100;
+    this.maxStreams = opts.maxStreams ?? defaultOf('SECRETS_GATEWAY_WATCH_MAX_STREAMS');
+    this.maxStreamsPerCaller = opts.maxStreamsPerCaller ?? defaultOf('SECRETS_GATEWAY_WATCH_MAX_STREAMS_PER_CALLER');
   }
 
   /** Takes one stream slot for `caller`; returns its release (idempotent). Throws ResourceExhaustedError at a cap. */

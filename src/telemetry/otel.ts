@@ -28,6 +28,7 @@ export interface TelemetryOptions {
   /** OTLP/HTTP base URL, e.g. http://otel-collector:4318; traces go to /v1/traces, metrics to /v1/metrics. */
   otlpEndpoint?: string;
   serviceName?: string;
+  /** How often metrics go to OTLP; required with `otlpEndpoint` (setting SECRETS_GATEWAY_OTLP_METRICS_INTERVAL_MS). */
   metricIntervalMs?: number;
   /** Also read metrics for a Prometheus scrape (`metricsHandler`); the caller serves it. */
   prometheus?: boolean;
@@ -44,7 +45,7 @@ export function startTelemetry(o: TelemetryOptions = {}): Telemetry {
   const spanProcessor = o.spanProcessor ?? (base ? new BatchSpanProcessor(new OTLPTraceExporter({ url: `${base}/v1/traces` })) : undefined);
   const metricReader =
     o.metricReader ??
-    (base ? new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter({ url: `${base}/v1/metrics` }), exportIntervalMillis: o.metricIntervalMs ?? 60_000 }) : undefined);
+    (base ? new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter({ url: `${base}/v1/metrics` }), exportIntervalMillis: o.metricIntervalMs }) : undefined);
   // preventServerStart: the admin server (server/admin.ts) serves it beside /healthz and /readyz.
   const prometheus = o.prometheus ? new PrometheusExporter({ preventServerStart: true }) : undefined;
   const readers = [metricReader, prometheus].filter((r): r is MetricReader => !!r);

@@ -87,7 +87,7 @@ test('with Redis unavailable the budget falls back to the in-process bucket', as
   c.on('error', () => {});
   t.teardown(() => c.disconnect());
   let fallbackCalls = 0;
-  const budget = new RedisTokenBucket(c, { qps: 5, burst: 1, fallback: { acquire: async () => void fallbackCalls++ } });
+  const budget = new RedisTokenBucket(c, { qps: 5, burst: 1, keyPrefix: 'fb', fallback: { acquire: async () => void fallbackCalls++ } });
   await budget.acquire(TARGET, AbortSignal.timeout(1_000));
   await budget.acquire(TARGET, AbortSignal.timeout(1_000));
   t.is(fallbackCalls, 2);

@@ -47,7 +47,7 @@ for (const kind of ['redis', 'cluster'] as TierKind[]) {
       },
     });
     const ring = keyRingFrom([{ id: 'k1', material: randomBytes(32) }]);
-    const cache = { keyPrefix: 'scan', ttlMs: 400, refreshAheadRatio: 0.5, l1TtlMs: 50, negativeTtlMs: 60_000, refreshLeaseMs: 5_000 };
+    const cache = { keyPrefix: 'scan', ttlMs: 1000, refreshAheadRatio: 0.5, l1TtlMs: 50, negativeTtlMs: 60_000, refreshLeaseMs: 5_000 };
     const stores = [0, 1].map(() => new SecretStore({ source, tier: new RedisTier(env.client!, 'scan'), keyRing: ring, config: cache, logger }));
     for (const s of stores) t.teardown(() => s.close());
     await Promise.all(stores.map((s) => s.ready()));
@@ -70,7 +70,7 @@ for (const kind of ['redis', 'cluster'] as TierKind[]) {
       if (sel.name.endsWith('/slow')) await new Promise<void>((r) => (gate = r));
       return version(sel.name, `v${n}`, `${VALUE}:${n}`);
     };
-    await sleep(500); // refresh-ahead cycles (leases, locks, fills) run meanwhile
+    await sleep(700); // refresh-ahead cycles (due at 450–500 ms) (leases, locks, fills) run meanwhile
     for (const s of stores) for (const sel of sels) await s.get(sel);
 
     // Mid-fill: the lock of a fill in flight is in Redis during the scan.

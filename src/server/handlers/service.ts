@@ -18,13 +18,14 @@ import { instrumentGetSecret, instrumentWatchSecret, type ServerTelemetry } from
 import { createGetSecretHandler } from './getSecret';
 import { StreamRegistry } from './shutdown';
 import { createWatchSecretHandler } from './watchSecret';
+import { defaultOf, rangeOf } from '../../config/settings';
 
 export interface SecretsGatewayServiceOptions {
   /** The cache (cache/ SecretStore satisfies it). */
   reader: SecretReader;
   watchHub: WatchHub;
   logger?: Logger;
-  /** Idle time on a watch stream before a Heartbeat is sent. @default 15000 */
+  /** Idle time on a watch stream before a Heartbeat is sent. @default setting SECRETS_GATEWAY_WATCH_HEARTBEAT_MS */
   heartbeatMs?: number;
   limits?: StreamLimitOptions;
   /**
@@ -52,9 +53,10 @@ export interface SecretsGatewayService {
 }
 
 export function createSecretsGatewayService(opts: SecretsGatewayServiceOptions): SecretsGatewayService {
-  const heartbeatMs = opts.heartbeatMs ?? 15_000;
-  if (!Number.isFinite(heartbeatMs) || heartbeatMs < 10 || heartbeatMs > 3_600_000) {
-    throw new ConfigError('watch.heartbeatMs', 'must be a number 10–3600000');
+  const heartbeatMs = opts.heartbeatMs ?? defaultOf('SECRETS_GATEWAY_WATCH_HEARTBEAT_MS');
+  const [minBeat, maxBeat] = rangeOf('SECRETS_GATEWAY_WATCH_HEARTBEAT_MS');
+  if (!Number.isFinite(heartbeatMs) || heartbeatMs < minBeat || heartbeatMs > maxBeat) {
+    throw new ConfigError('watch.heartbeatMs', `must be a number ${minBeat}–${maxBeat}`);
   }
   const limits = new StreamLimits(opts.limits);
   for (const [name, v] of [['maxStreams', limits.maxStreams], ['maxStreamsPerCaller', limits.maxStreamsPerCaller]] as const) {
