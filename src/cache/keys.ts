@@ -44,6 +44,11 @@ export function entryKeys(prefix: string, tag: string): EntryKeys {
   return { value: `${base}:v`, negative: `${base}:n`, lock: `${base}:lock`, lease: `${base}:lease` };
 }
 
+/** The data epoch (tierEpoch.ts): gone exactly when Redis lost its data. */
+export function epochKey(prefix: string): string {
+  return `${prefix}:epoch`;
+}
+
 /** The pub/sub channel that carries fill and eviction events (events.ts); distinct from watch/'s channel. */
 export function eventsChannel(prefix: string): string {
   return `${prefix}:cache:events`;

@@ -25,6 +25,7 @@ import type { HighWaterMarks } from './highWater';
 import type { L1 } from './l1';
 import type { SecretSource } from './secretSource';
 import type { SharedRead, SharedTier } from './sharedTier';
+import type { TierEpoch } from './tierEpoch';
 
 export interface Target {
   sel: SecretSelector;
@@ -57,6 +58,8 @@ export interface LoaderDeps {
   closeScope: AbortScope;
   /** What this replica has seen of each entry: L2 entries older than that are ignored. */
   marks: HighWaterMarks;
+  /** Whether the tier lost its data (a restart) since an L1 entry was confirmed. */
+  epoch: TierEpoch;
   /** The wire form of an event: encoded and authenticated (cluster/messageAuth.ts). */
   encode(ev: WireEvent): string;
   /** Local notification (subscribers, refresher) after this process wrote or evicted an entry. */
@@ -89,10 +92,7 @@ export class Loader {
       } catch {
         return local();
       }
-      // While L2 is reachable only what it holds may be answered stale: it keeps every value for its
-      // whole stale window, so an L1 value missing there was evicted (NotFound, AccessDenied) by a
-      // replica whose event we may have missed. Fail closed.
-      stale = got.entry && !got.negative && this.admitted(t, got.entry) ? got.entry : undefined;
+      stale = await this.staleCandidate(t, got, l1Item?.kind === 'value' ? l1Item.entry : undefined);
       const hit = this.usable(t, got, rank, firstSeen);
       if (hit) return hit;
       firstSeen ??= got.raw;
@@ -108,7 +108,7 @@ export class Loader {
           const again = await this.read(t).catch(() => undefined);
           const hitAgain = again && this.usable(t, again, rank, firstSeen);
           if (hitAgain) return hitAgain;
-          return await this.fetch(t, held, again ? (again.entry && !again.negative && this.admitted(t, again.entry) ? again.entry : undefined) : stale);
+          return await this.fetch(t, held, again ? await this.staleCandidate(t, again, stale) : stale);
         } finally {
           await held.release();
         }
@@ -160,6 +160,18 @@ export class Loader {
       return { entry: e, source: 'SHARED_CACHE' };
     }
     return undefined;
+  }
+
+  /**
+   * What may be answered stale if the source fails, while L2 is reachable: only what L2 holds. It
+   * keeps every value for its whole stale window, so an L1 value missing there was evicted
+   * (NotFound, AccessDenied) by a replica whose event we may have missed: fail closed, unless
+   * the tier lost its data since L1 got the value (tierEpoch.ts).
+   */
+  private async staleCandidate(t: Target, got: Decoded, l1: CacheEntry | undefined): Promise<CacheEntry | undefined> {
+    if (got.negative) return undefined;
+    if (got.entry) return this.admitted(t, got.entry) ? got.entry : undefined;
+    return l1 && this.admitted(t, l1) && (await this.d.epoch.lostSince(l1.checkedAtMs)) ? l1 : undefined;
   }
 
   /** Not a rollback: no older version than this replica has seen current, nothing from before an eviction. */

@@ -4,12 +4,15 @@
  * `MemoryBackend` (that is how tests model replicas without Redis). Expiry is lazy, so the backend
  * owns no timers; its size is bounded (oldest entries go first).
  */
+import { randomUUID } from 'node:crypto';
 import { entryKeys } from './keys';
 import type { SharedRead, SharedTier } from './sharedTier';
 
 export class MemoryBackend {
   private readonly data = new Map<string, { v: string; expiresAtMs: number }>();
   readonly listeners = new Set<(message: string) => void>();
+  /** The data epoch: this backend never loses its data as a whole (size-bound eviction is per key). */
+  readonly epoch = randomUUID();
 
   constructor(
     private readonly maxEntries = 100_000,
@@ -86,6 +89,10 @@ export class MemoryTier implements SharedTier {
     const k = entryKeys(this.prefix, tag);
     this.backend.del(k.value);
     this.backend.del(k.negative);
+  }
+
+  async epoch(): Promise<string> {
+    return this.backend.epoch;
   }
 
   async tryLock(tag: string, token: string, leaseMs: number): Promise<boolean> {

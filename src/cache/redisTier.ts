@@ -8,7 +8,7 @@ import { abortable } from '../abort';
 import { foreignAbove, runScript } from '../cluster/scripts';
 import { subscribeChannel, type ChannelSubscription } from '../cluster/subscriber';
 import type { RedisClient } from './redisClient';
-import { entryKeys, eventsChannel } from './keys';
+import { entryKeys, epochKey, eventsChannel } from './keys';
 import type { SharedRead, SharedTier } from './sharedTier';
 
 export class RedisTier implements SharedTier {
@@ -42,6 +42,11 @@ export class RedisTier implements SharedTier {
   async evict(tag: string): Promise<void> {
     const k = entryKeys(this.prefix, tag);
     await this.client.del(k.value, k.negative);
+  }
+
+  async epoch(candidate: string): Promise<string> {
+    // SET NX GET (Redis 7): the previous id, or null when ours was set.
+    return (await this.client.set(epochKey(this.prefix), candidate, 'NX', 'GET')) ?? candidate;
   }
 
   async tryLock(tag: string, token: string, leaseMs: number): Promise<boolean> {

@@ -16,6 +16,7 @@ import type { CacheEntry } from './entry';
 import { decodeEvent, encodeEvent, type CacheUpdateListener, type EvictReason } from './events';
 import { MessageAuth, type RejectReason } from '../cluster/messageAuth';
 import { HighWaterMarks } from './highWater';
+import { TierEpoch } from './tierEpoch';
 import { FillWaiters } from './fillWaiters';
 import type { KeyRing } from './keyRing';
 import { KeyNamer } from './keys';
@@ -92,6 +93,7 @@ export class SecretStore {
   private readonly closer = new AbortScope();
   private readonly auth: MessageAuth;
   private readonly marks: HighWaterMarks;
+  private readonly epoch: TierEpoch;
   private readonly subscribed: Promise<void>;
   private readonly instanceId = randomBytes(8).toString('base64url');
   private closed = false;
@@ -117,10 +119,12 @@ export class SecretStore {
     this.lock = new ClusterLock(this.tier, this.breaker, cfg.lockLeaseMs, this.logger);
     this.flights = new SingleFlight<LoadResult>({ maxWaitersPerKey: cfg.maxWaitersPerKey, maxFlights: cfg.maxFlights });
     this.marks = new HighWaterMarks(cfg.highWaterMarks, cfg.maxClockSkewMs);
+    this.epoch = new TierEpoch(this.tier, this.breaker, this.now);
     this.auth = new MessageAuth({ key: deps.keyRing.channelKey, channel: 'cache', now: this.now, logger: this.logger, ...(deps.onRejectedMessage ? { onReject: deps.onRejectedMessage } : {}) });
     this.loader = new Loader({
       encode: (ev) => this.auth.seal(encodeEvent(ev)),
       marks: this.marks,
+      epoch: this.epoch,
       cfg,
       now: this.now,
       logger: this.logger,
@@ -148,6 +152,8 @@ export class SecretStore {
     this.subscribed = this.tier
       .subscribe((m) => this.onMessage(m), { signal: this.closer.signal })
       .catch((err: unknown) => this.logger.error('cache: cannot listen to shared tier events', { error: err as Error }));
+    // The epoch this replica starts under, so a later Redis restart is told apart from evictions.
+    this.epoch.observe().catch(() => undefined);
   }
 
   /** Resolves once the store listens to the shared tier's events (followers poll until then). */

@@ -27,6 +27,11 @@ export interface SharedTier {
   fillNegative(tag: string, token: string, sealed: string, ttlMs: number): Promise<boolean>;
   /** Deletes value and negative entry (fail closed: NotFound / AccessDenied). Not fenced. */
   evict(tag: string): Promise<void>;
+  /**
+   * The tier's data epoch: an id that lives as long as the tier's data (no TTL). Sets `candidate`
+   * when the tier holds none (new, or restarted empty) and returns the id now current.
+   */
+  epoch(candidate: string): Promise<string>;
   /** SET lock token NX PX leaseMs. */
   tryLock(tag: string, token: string, leaseMs: number): Promise<boolean>;
   /** Extends the lock's lease if `token` still holds it. */
