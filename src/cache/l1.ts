@@ -72,6 +72,18 @@ export class L1 {
     this.lru.delete(cacheKey);
   }
 
+  /**
+   * Another replica wrote a newer entry for `tag`: the next read goes to the shared tier, but the
+   * value stays as this replica's stale fallback (a Redis that dies before that read must not
+   * leave the replica with nothing to answer while KMS is down too).
+   */
+  supersede(tag: string): void {
+    const key = this.byTag.get(tag);
+    const item = key === undefined ? undefined : this.lru.peek(key);
+    if (item?.kind === 'value') this.lru.set(key!, { ...item, l1ExpiresAtMs: -Infinity });
+    else if (key !== undefined) this.lru.delete(key);
+  }
+
   /** Drops the item whose tag this is; returns its cacheKey when there was one. */
   deleteByTag(tag: string): string | undefined {
     const key = this.byTag.get(tag);

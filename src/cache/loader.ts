@@ -74,10 +74,12 @@ export class Loader {
   /** Loads an entry checked at or after `rank` (epoch ms; -Infinity: any fresh entry). */
   async load(t: Target, rank: number, signal: AbortSignal): Promise<LoadResult> {
     const l1Item = this.d.l1.peek(t.key);
-    let stale: CacheEntry | undefined = l1Item?.kind === 'value' ? l1Item.entry : undefined;
+    // Not a version this replica has since seen superseded (an event told it of a rotation).
+    const l1Value = l1Item?.kind === 'value' && this.admitted(t, l1Item.entry) ? l1Item.entry : undefined;
+    let stale = l1Value;
     // Shared tier down: L1's short TTL (convergence with L2) no longer applies; the entry's own does.
     const local = (): Promise<LoadResult> => {
-      const e = l1Item?.kind === 'value' ? l1Item.entry : undefined;
+      const e = l1Value;
       if (e && this.d.now() < e.freshUntilMs && e.checkedAtMs >= rank) return Promise.resolve({ entry: e, source: 'LOCAL_CACHE' });
       return this.fetch(t, undefined, stale);
     };
@@ -92,7 +94,7 @@ export class Loader {
       } catch {
         return local();
       }
-      stale = await this.staleCandidate(t, got, l1Item?.kind === 'value' ? l1Item.entry : undefined);
+      stale = await this.staleCandidate(t, got, l1Value);
       const hit = this.usable(t, got, rank, firstSeen);
       if (hit) return hit;
       firstSeen ??= got.raw;
@@ -108,7 +110,7 @@ export class Loader {
           const again = await this.read(t).catch(() => undefined);
           const hitAgain = again && this.usable(t, again, rank, firstSeen);
           if (hitAgain) return hitAgain;
-          return await this.fetch(t, held, again ? await this.staleCandidate(t, again, stale) : stale);
+          return await this.fetch(t, held, again ? await this.staleCandidate(t, again, l1Value) : stale);
         } finally {
           await held.release();
         }
@@ -171,7 +173,7 @@ export class Loader {
   private async staleCandidate(t: Target, got: Decoded, l1: CacheEntry | undefined): Promise<CacheEntry | undefined> {
     if (got.negative) return undefined;
     if (got.entry) return this.admitted(t, got.entry) ? got.entry : undefined;
-    return l1 && this.admitted(t, l1) && (await this.d.epoch.lostSince(l1.checkedAtMs)) ? l1 : undefined;
+    return l1 && (await this.d.epoch.lostSince(l1.checkedAtMs)) ? l1 : undefined;
   }
 
   /** Not a rollback: no older version than this replica has seen current, nothing from before an eviction. */

@@ -20,7 +20,7 @@ import { TierEpoch } from './tierEpoch';
 import { FillWaiters } from './fillWaiters';
 import type { KeyRing } from './keyRing';
 import { KeyNamer } from './keys';
-import { L1 } from './l1';
+import { L1, type L1Item } from './l1';
 import { Loader, notFound, type LoadResult, type Target } from './loader';
 import { Refresher } from './refresher';
 import { Sealer } from './seal';
@@ -74,6 +74,8 @@ export interface StoreStats {
   breaker: BreakerState;
   /** Reads that joined a fill already running in this process (cumulative). */
   coalescedReads: number;
+  /** Reads answered STALE because their refresh took longer than staleIfSlowMs (cumulative). */
+  staleIfSlowAnswers: number;
 }
 
 export class SecretStore {
@@ -98,6 +100,7 @@ export class SecretStore {
   private readonly instanceId = randomBytes(8).toString('base64url');
   private closed = false;
   private coalesced = 0;
+  private slowAnswers = 0;
 
   constructor(deps: SecretStoreDeps) {
     const cfg = (this.config = resolveCacheConfig(deps.config));
@@ -194,10 +197,13 @@ export class SecretStore {
     if (joining) this.coalesced++;
     else admitMiss?.();
     const t: Target = { sel, key, tag: item?.tag ?? this.namer.tag(key) };
-    const r = await this.flights.do(key, rank, (fs, flightRank) => this.loader.load(t, flightRank, fs), {
-      signal,
+    const fallback = this.staleFallback(item, t, rank, now);
+    const flight = this.flights.do(key, rank, (fs, flightRank) => this.loader.load(t, flightRank, fs), {
+      // With a fallback the refresh is not this caller's to cancel: it goes on after a STALE answer.
+      signal: fallback ? undefined : signal,
       accept: (x) => x.source === 'STALE' || x.entry.checkedAtMs >= rank,
     });
+    const r = fallback ? await abortable(this.staleIfSlow(flight, fallback), signal) : await flight;
     // Leader or follower, an answer honours the bound the caller set (the flight's leader skips
     // `accept`, so this is checked here for every answer).
     if (r.source !== 'STALE' && r.entry.checkedAtMs < rank - this.config.maxClockSkewMs) {
@@ -210,6 +216,30 @@ export class SecretStore {
       this.refresher.track(t, r.entry.refreshAtMs, now);
     }
     return answer(r.entry, r.source);
+  }
+
+  /**
+   * The value a read may answer STALE if its refresh is slow: L1's, expired but within max-stale,
+   * recent enough for the caller's bound, and not a version this replica has seen superseded.
+   */
+  private staleFallback(item: L1Item | undefined, t: Target, rank: number, now: number): CacheEntry | undefined {
+    if (this.config.staleIfSlowMs <= 0 || !this.config.serveStaleOnTransientError || item?.kind !== 'value') return undefined;
+    const e = item.entry;
+    if (now < e.freshUntilMs || now >= e.staleUntilMs || e.checkedAtMs < rank) return undefined;
+    return this.marks.admits(t.tag, e.secret.versionId, e.checkedAtMs, e.secret.createTimeMs) ? e : undefined;
+  }
+
+  /** The flight's result, or `fallback` as STALE when it has not settled within staleIfSlowMs. */
+  private staleIfSlow(flight: Promise<LoadResult>, fallback: CacheEntry): Promise<LoadResult> {
+    let timer: NodeJS.Timeout | undefined;
+    const slow = new Promise<LoadResult>((resolve) => {
+      timer = setTimeout(() => {
+        this.slowAnswers++;
+        resolve({ entry: fallback, source: 'STALE', cause: new BackendUnavailableError('the refresh is taking too long') });
+      }, this.config.staleIfSlowMs);
+    });
+    flight.catch(() => undefined); // settles later, unobserved, when the stale answer won
+    return Promise.race([flight, slow]).finally(() => clearTimeout(timer));
   }
 
   /**
@@ -233,6 +263,7 @@ export class SecretStore {
       subscriptions: this.subs.size,
       breaker: this.breaker.state,
       coalescedReads: this.coalesced,
+      staleIfSlowAnswers: this.slowAnswers,
     };
   }
 
@@ -322,7 +353,8 @@ export class SecretStore {
     if (!ev) return;
     this.waiters.notify(ev.tag);
     if (ev.origin === this.instanceId) return;
-    this.l1.deleteByTag(ev.tag);
+    if (ev.type === 'written') this.l1.supersede(ev.tag);
+    else this.l1.deleteByTag(ev.tag);
     if (ev.type === 'written') this.marks.saw(ev.tag, ev.versionId, ev.checkedAtMs, ev.createTimeMs);
     else this.marks.evicted(ev.tag, this.now());
     if (ev.type === 'evicted') {

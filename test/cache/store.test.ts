@@ -84,6 +84,34 @@ each('maxStalenessMs: an answer checked longer ago is not acceptable; refresh() 
   t.is(source.calls, 4);
 });
 
+each('a refresh slower than staleIfSlowMs: the expired value is answered STALE, and the refresh goes on to fill the cache', async (t, env) => {
+  const clock = new Clock();
+  let release: (() => void) | undefined;
+  const source = new FakeSource({
+    respond: async (sel, n) => {
+      if (n === 2) await new Promise<void>((r) => (release = r));
+      return version(sel.name, `v${n}`, 'x');
+    },
+  });
+  const { store } = makeStore(t, env, source, { clock, config: { ...TTL, staleIfSlowMs: 20 } });
+  const sel = { name: 'svc/slow-kms' };
+  await store.get(sel);
+  clock.advance(TTL.ttlMs + 1);
+  const r = await store.get(sel);
+  t.deepEqual([r.freshness.source, r.secret.versionId], ['STALE', 'v1']);
+  t.is(store.stats().staleIfSlowAnswers, 1);
+  await within(new Promise<void>((resolve) => { const poll = () => (release ? resolve() : setTimeout(poll, 5)); poll(); }), 'the refresh to reach the source');
+  release!();
+  for (let i = 0; i < 200 && (await store.get(sel)).secret.versionId !== 'v2'; i++) await new Promise((res) => setTimeout(res, 5));
+  const after = await store.get(sel);
+  t.is(after.secret.versionId, 'v2', 'the refresh that outlived the stale answer filled the cache');
+  t.is(source.calls, 2, 'one refresh, shared by every read while it ran');
+  // A caller whose max_staleness the old value does not meet is never handed it: it waits for KMS.
+  clock.advance(TTL.ttlMs + 1);
+  const bounded = await store.get(sel, { maxStalenessMs: 5_000 });
+  t.deepEqual([bounded.freshness.source, bounded.secret.versionId], ['KMS', 'v3']);
+});
+
 each('transient source failure with a value within max-stale → STALE; not when disabled or too old', async (t, env) => {
   for (const err of [new BackendUnavailableError('503 from KMS'), new ThrottledError('Rejected.Throttling')]) {
     const clock = new Clock();

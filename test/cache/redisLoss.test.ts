@@ -60,3 +60,43 @@ test('Redis restarted empty while KMS fails: L1 values are answered STALE; value
   clock.advance(TTL.ttlMs + 1);
   await t.throwsAsync(store.get({ name: 'app/after' }), { instanceOf: BackendUnavailableError });
 });
+
+test('another replica refreshed the entry, then Redis and KMS fail: the same version is answered STALE; a version seen superseded is not', async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const clock = new Clock();
+  const prefix = uniquePrefix();
+  const ring = testRing();
+  let kmsDown = false;
+  let current = 'v1';
+  const source = new FakeSource({ respond: (sel) => (kmsDown ? new BackendUnavailableError('KMS unreachable') : version(sel.name, sel.name.endsWith('rotated') ? current : 'v1', 'x')) });
+  const replica = async () => {
+    const client = createRedisClient({ url: redis.url }, { commandTimeoutMs: 300, reconnectMaxDelayMs: 100 });
+    client.on('error', () => {});
+    t.teardown(() => client.disconnect());
+    await waitForReady(client, { signal: AbortSignal.timeout(5_000) });
+    const store = new SecretStore({ source, tier: new RedisTier(client, prefix), keyRing: ring, now: clock.now, config: { keyPrefix: prefix, ...TTL, breakerFailureThreshold: 1 } });
+    t.teardown(() => store.close());
+    await store.ready();
+    return store;
+  };
+  const [a, b] = [await replica(), await replica()];
+  for (const name of ['app/refreshed', 'app/rotated']) t.is((await a.get({ name })).freshness.source, 'KMS');
+
+  // B confirms both with KMS (one of them at a new version); A hears it and stops answering from L1.
+  current = 'v2';
+  const heard = new Promise<void>((resolve) => {
+    let n = 0;
+    for (const name of ['app/refreshed', 'app/rotated']) a.subscribe({ name }, () => ++n === 2 && resolve());
+  });
+  for (const name of ['app/refreshed', 'app/rotated']) await b.refresh({ name });
+  await heard;
+
+  // Redis dies before A reads again, and KMS is down.
+  await redis.kill();
+  kmsDown = true;
+  clock.advance(TTL.ttlMs + 1);
+  const r = await a.get({ name: 'app/refreshed' });
+  t.deepEqual([r.freshness.source, r.secret.versionId], ['STALE', 'v1']);
+  await t.throwsAsync(a.get({ name: 'app/rotated' }), { instanceOf: BackendUnavailableError }, 'v1 was seen superseded by v2: never answered');
+});
