@@ -146,7 +146,7 @@ export class SecretStore {
     });
     // Without events the store still works: followers poll L2 and L1 entries age out in l1TtlMs.
     this.subscribed = this.tier
-      .subscribe((m) => this.onMessage(m), { signal: this.closer.signal })
+      .subscribe({ message: (m) => this.onMessage(m), resync: () => this.onResync() }, { signal: this.closer.signal })
       .catch((err: unknown) => this.logger.error('cache: cannot listen to shared tier events', { error: err as Error }));
   }
 
@@ -207,8 +207,11 @@ export class SecretStore {
   }
 
   /**
-   * Calls `listener` whenever an entry for `sel` is written or evicted, by this replica or another.
-   * Returns the unsubscribe function. Bounded by cache.maxSubscriptions.
+   * The change feed: calls `listener` whenever an entry for `sel` is written or evicted, by this
+   * replica or another, and with `resync` after the feed was interrupted. A remote "written" has
+   * already dropped this replica's L1 entry when the listener runs, so a plain `get()` then
+   * answers the new entry from the shared tier. Returns the unsubscribe function. Bounded by
+   * cache.maxSubscriptions.
    */
   subscribe(sel: SecretSelector, listener: CacheUpdateListener): () => void {
     this.assertOpen();
@@ -325,6 +328,17 @@ export class SecretStore {
     } else {
       this.subs.emit(ev.tag, { type: 'written', versionId: ev.versionId, checkedAtMs: ev.checkedAtMs, origin: 'remote' });
     }
+  }
+
+  /**
+   * The feed came back after an outage: "written" messages may have been lost, so nothing in L1
+   * is trusted past this point (the next read of each key looks at the shared tier), and every
+   * subscriber is told to re-read.
+   */
+  private onResync(): void {
+    if (this.closed) return;
+    this.l1.clear();
+    this.subs.emitAll({ type: 'resync' });
   }
 
   private assertOpen(): void {

@@ -55,6 +55,11 @@ export class Subscriptions {
     }
   }
 
+  /** Tells every listener of every tag the same thing (a resync). */
+  emitAll(update: TagUpdate): void {
+    for (const tag of [...this.byTag.keys()]) this.emit(tag, update);
+  }
+
   clear(): void {
     this.byTag.clear();
     this.count = 0;
