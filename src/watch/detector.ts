@@ -6,7 +6,9 @@
  * Per key: every `leaseMs/3` the replica refreshes its interest and either extends its lease or
  * tries to take it (a crashed holder's lease lapses after `leaseMs`). The holder polls with
  * `maxStalenessMs: 0` on the cadence of schedule.ts. It publishes nothing itself: the cache writes
- * what KMS answered and its change feed tells every replica's hub (`noteChecked` here).
+ * what KMS answered and its change feed tells every replica's hub (`noteChecked` here). Any KMS
+ * confirmation on that feed (the cache's refresh-ahead or a fill included) counts as the key's
+ * check, so a hot, watched key has one schedule: whichever is due first asks KMS.
  *
  * A holder whose own watchers left keeps polling while the interest registry shows watchers on
  * other replicas (no gap while the lease changes hands) and stops, releasing the lease, when the
@@ -97,13 +99,19 @@ export class RotationDetector {
     if (!p.holding && !p.degraded) void this.stop(p);
   }
 
-  /** Another replica (or we) confirmed a version: resets the takeover cadence. */
+  /**
+   * The cache's feed reports a KMS confirmation of the key (another replica's poll, any replica's
+   * refresh-ahead or fill, or ours): that is this interval's check. It resets the takeover cadence
+   * and, while this replica polls the key, moves its next poll one cadence past it, so the key has
+   * one schedule for the cluster whichever mechanism asked KMS.
+   */
   noteChecked(tag: string, versionId: string): void {
     const p = this.keys.get(tag);
     if (!p) return;
     p.lastVersionId = versionId;
     p.lastCheckLocalMs = Date.now();
     p.unpolledWarned = false;
+    if (p.pollDueMs !== undefined && !p.polling) this.schedulePoll(p, nextPollDelayMs(p.lastCheckLocalMs, this.o.cadence, p.nextRotationTimeMs, this.o.random));
   }
 
   /**

@@ -6,19 +6,17 @@
  * max_staleness, streams are neither ended nor corrupted, KMS calls and Redis commands stay bounded,
  * and rotations still get through.
  */
-import { randomBytes } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
 import * as grpc from '@grpc/grpc-js';
 import Redis from 'ioredis';
 import { createRedisClient, keyRingFrom, RedisTokenBucket, waitForReady } from '../../src/cache';
 import { entryKeys, KeyNamer } from '../../src/cache/keys';
-import { loadConfig } from '../../src/config/load';
 import type { GetSecretResponse, SecretsGatewayServiceClient, WatchSecretResponse } from '../../src/gen/secretsgateway/v1/secrets_gateway';
-import { startGateway, type RunningGateway } from '../../src/main';
+import type { RunningGateway } from '../../src/main';
 import { selectorKey } from '../../src/model';
 import { FakeSource, version } from '../helpers/fakeSource';
-import { gatewayClient } from '../helpers/grpc';
-import { startRedis, freePort, type RedisInstance } from '../helpers/redis';
+import { startRedis, type RedisInstance } from '../helpers/redis';
+import { startReplicas } from '../helpers/replicas';
 import { eventually } from '../helpers/watchGateway';
 
 const NAME = 'app/db';
@@ -37,37 +35,16 @@ interface Cluster {
 async function cluster(t: ExecutionContext, over: Record<string, string> = {}, tuning: Record<string, number> = {}): Promise<Cluster> {
   const redis = await startRedis();
   t.teardown(() => redis.stop());
-  const material = randomBytes(32);
-  const prefix = `t${randomBytes(3).toString('hex')}`;
   const current = new Map<string, string>([[NAME, 'v1']]);
   const source = new FakeSource({ respond: (sel) => version(sel.name, current.get(sel.name) ?? 'v1', `value-${current.get(sel.name) ?? 'v1'}`) });
-  const gws: RunningGateway[] = [];
-  const clients: SecretsGatewayServiceClient[] = [];
-  for (let i = 0; i < 2; i++) {
-    const port = await freePort();
-    const config = loadConfig({
-      mode: 'dev',
-      env: {},
-      overrides: {
-        SECRETS_GATEWAY_LISTEN: `127.0.0.1:${port}`,
-        SECRETS_GATEWAY_REDIS_URL: redis.url,
-        SECRETS_GATEWAY_CACHE_SEAL_KEYS: `k1:${material.toString('base64')}`,
-        SECRETS_GATEWAY_CACHE_KEY_PREFIX: prefix,
-        SECRETS_GATEWAY_CACHE_L1_TTL_MS: '0',
-        SECRETS_GATEWAY_FORCED_REFRESH_MIN_INTERVAL_MS: '0',
-        SECRETS_GATEWAY_WATCH_POLL_INTERVAL_MS: '500',
-        SECRETS_GATEWAY_WATCH_HEARTBEAT_MS: '200',
-        ...over,
-      },
-    });
-    Object.assign(config.cache.tuning, tuning);
-    const gw = await startGateway(config, { source, replicaId: `replica-${i}`, watchLeaseMs: 900 });
-    t.teardown(() => gw.shutdown());
-    gws.push(gw);
-    const c = gatewayClient(gw.port);
-    t.teardown(() => c.close());
-    clients.push(c);
-  }
+  const env = {
+    SECRETS_GATEWAY_CACHE_L1_TTL_MS: '0',
+    SECRETS_GATEWAY_FORCED_REFRESH_MIN_INTERVAL_MS: '0',
+    SECRETS_GATEWAY_WATCH_POLL_INTERVAL_MS: '500',
+    SECRETS_GATEWAY_WATCH_HEARTBEAT_MS: '200',
+    ...over,
+  };
+  const { gws, clients, prefix, material } = await startReplicas(t, { count: 2, redisUrl: redis.url, source, env, tuning, watchLeaseMs: 900 });
   const raw = new Redis(redis.url);
   t.teardown(() => raw.disconnect());
   const namer = new KeyNamer(keyRingFrom([{ id: 'k1', material }]).namingKey, prefix);
