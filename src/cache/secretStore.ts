@@ -331,14 +331,17 @@ export class SecretStore {
   }
 
   /**
-   * The feed came back after an outage: "written" messages may have been lost, so nothing in L1
-   * is trusted past this point (the next read of each key looks at the shared tier), and every
-   * subscriber is told to re-read.
+   * The feed came back after an outage: "written" messages may have been lost. Each subscribed
+   * key's L1 entry is dropped (so its subscribers' re-read looks at the shared tier) and its
+   * subscribers are told to re-read; other keys age out of L1 in l1TtlMs as usual, so a reconnect
+   * storm does not turn every hot read into a shared-tier read at once.
    */
   private onResync(): void {
     if (this.closed) return;
-    this.l1.clear();
-    this.subs.emitAll({ type: 'resync' });
+    for (const tag of this.subs.tags()) {
+      this.l1.deleteByTag(tag);
+      this.subs.emit(tag, { type: 'resync' });
+    }
   }
 
   private assertOpen(): void {

@@ -55,9 +55,9 @@ export class Subscriptions {
     }
   }
 
-  /** Tells every listener of every tag the same thing (a resync). */
-  emitAll(update: TagUpdate): void {
-    for (const tag of [...this.byTag.keys()]) this.emit(tag, update);
+  /** Tags someone listens to. */
+  tags(): string[] {
+    return [...this.byTag.keys()];
   }
 
   clear(): void {
