@@ -17,7 +17,6 @@ import {
   type SecretSource,
 } from './cache';
 import { KeyNamer } from './cache/keys';
-import { MessageAuth } from './cluster/messageAuth';
 import { createAuditSink } from './auth/audit';
 import { CallerGate } from './auth/gate';
 import { JwtVerifier } from './auth/jwt';
@@ -193,7 +192,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps = {}
 
     const namer = new KeyNamer(keyRing.namingKey, prefix);
     const bus = redis
-      ? createRedisWatchBus({ redis, tagOf: (k) => namer.tag(k), keyPrefix: prefix, logger: logger.child({ component: 'watch' }), auth: new MessageAuth({ key: keyRing.channelKey, channel: 'watch', logger: logger.child({ component: 'cluster' }), onReject: rejected('watch') }) })
+      ? createRedisWatchBus({ redis, tagOf: (k) => namer.tag(k), keyPrefix: prefix })
       : createMemoryBus();
     const hub = createWatchHub({
       reader: store,

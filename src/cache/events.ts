@@ -24,7 +24,9 @@ export type CacheUpdate =
       /** 'local': this store wrote it; 'remote': another replica did. */
       origin: 'local' | 'remote';
     }
-  | { type: 'evicted'; selector: SecretSelector; reason: EvictReason; origin: 'local' | 'remote' };
+  | { type: 'evicted'; selector: SecretSelector; reason: EvictReason; origin: 'local' | 'remote' }
+  /** The feed was interrupted (a reconnect): updates may have been lost, so re-read what you hold. */
+  | { type: 'resync'; selector: SecretSelector };
 
 export type CacheUpdateListener = (update: CacheUpdate) => void;
 

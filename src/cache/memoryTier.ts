@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { entryKeys } from './keys';
-import type { SharedRead, SharedTier } from './sharedTier';
+import type { SharedRead, SharedTier, TierListener } from './sharedTier';
 
 export class MemoryBackend {
   private readonly data = new Map<string, { v: string; expiresAtMs: number }>();
@@ -123,10 +123,12 @@ export class MemoryTier implements SharedTier {
     this.backend.publish(message);
   }
 
-  async subscribe(listener: (message: string) => void): Promise<void> {
+  /** In-process delivery is never interrupted, so `resync` is never called. */
+  async subscribe(listener: TierListener): Promise<void> {
     if (this.listener) this.backend.listeners.delete(this.listener);
-    this.listener = listener;
-    this.backend.listeners.add(listener);
+    const message = (m: string) => listener.message(m);
+    this.listener = message;
+    this.backend.listeners.add(message);
   }
 
   async close(): Promise<void> {

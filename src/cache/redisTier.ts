@@ -9,7 +9,7 @@ import { foreignAbove, runScript } from '../cluster/scripts';
 import { subscribeChannel, type ChannelSubscription } from '../cluster/subscriber';
 import type { RedisClient } from './redisClient';
 import { entryKeys, epochKey, eventsChannel } from './keys';
-import type { SharedRead, SharedTier } from './sharedTier';
+import type { SharedRead, SharedTier, TierListener } from './sharedTier';
 
 export class RedisTier implements SharedTier {
   readonly kind = 'redis' as const;
@@ -77,9 +77,9 @@ export class RedisTier implements SharedTier {
    * Listens on the replica's one subscriber connection (cluster/subscriber.ts). Resolves once
    * subscribed, or when `signal` aborts (the subscription keeps trying on every reconnect).
    */
-  subscribe(listener: (message: string) => void, opts: { signal?: AbortSignal } = {}): Promise<void> {
+  subscribe(listener: TierListener, opts: { signal?: AbortSignal } = {}): Promise<void> {
     if (this.subscription) return Promise.reject(new Error('RedisTier.subscribe: already subscribed'));
-    const sub = subscribeChannel(this.client, this.channel, { message: listener });
+    const sub = subscribeChannel(this.client, this.channel, { message: (m) => listener.message(m), resync: () => listener.resync() });
     this.subscription = sub;
     return opts.signal ? abortable(sub.ready, opts.signal).catch(() => undefined) : sub.ready;
   }

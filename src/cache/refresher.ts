@@ -4,6 +4,10 @@
  * rotation). When a timer fires for an entry read within `hotWindowMs`, `refresh` runs: the store
  * decides (through a Redis lease) which one replica actually calls the source; the others learn the
  * new timing from the shared tier. So a hot secret never expires on the request path.
+ *
+ * A watched key is also polled by the watch detector. The two never both ask KMS for one due
+ * time: a refresh finds the entry a poll just wrote (refreshAtMs ahead) and adopts it, and a
+ * refresh's write reaches the detector on the change feed, which moves its next poll a cadence on.
  */
 import { timerMs } from '../abort';
 import type { Logger } from '../telemetry/logger';

@@ -153,7 +153,7 @@ export class SecretStore {
     });
     // Without events the store still works: followers poll L2 and L1 entries age out in l1TtlMs.
     this.subscribed = this.tier
-      .subscribe((m) => this.onMessage(m), { signal: this.closer.signal })
+      .subscribe({ message: (m) => this.onMessage(m), resync: () => this.onResync() }, { signal: this.closer.signal })
       .catch((err: unknown) => this.logger.error('cache: cannot listen to shared tier events', { error: err as Error }));
     // The epoch this replica starts under, so a later Redis restart is told apart from evictions.
     this.epoch.observe().catch(() => undefined);
@@ -243,8 +243,11 @@ export class SecretStore {
   }
 
   /**
-   * Calls `listener` whenever an entry for `sel` is written or evicted, by this replica or another.
-   * Returns the unsubscribe function. Bounded by cache.maxSubscriptions.
+   * The change feed: calls `listener` whenever an entry for `sel` is written or evicted, by this
+   * replica or another, and with `resync` after the feed was interrupted. A remote "written" has
+   * already superseded this replica's L1 entry when the listener runs, so a plain `get()` then
+   * answers the new entry from the shared tier. Returns the unsubscribe function. Bounded by
+   * cache.maxSubscriptions.
    */
   subscribe(sel: SecretSelector, listener: CacheUpdateListener): () => void {
     this.assertOpen();
@@ -362,6 +365,21 @@ export class SecretStore {
       this.subs.emit(ev.tag, { type: 'evicted', reason: ev.reason, origin: 'remote' });
     } else {
       this.subs.emit(ev.tag, { type: 'written', versionId: ev.versionId, checkedAtMs: ev.checkedAtMs, origin: 'remote' });
+    }
+  }
+
+  /**
+   * The feed came back after an outage: "written" messages may have been lost. Each subscribed
+   * key's L1 entry is superseded (its subscribers' re-read looks at the shared tier; the value stays
+   * the stale fallback) and its
+   * subscribers are told to re-read; other keys age out of L1 in l1TtlMs as usual, so a reconnect
+   * storm does not turn every hot read into a shared-tier read at once.
+   */
+  private onResync(): void {
+    if (this.closed) return;
+    for (const tag of this.subs.tags()) {
+      this.l1.supersede(tag);
+      this.subs.emit(tag, { type: 'resync' });
     }
   }
 

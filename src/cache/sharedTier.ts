@@ -14,6 +14,11 @@ export interface SharedRead {
   negative: string | null;
 }
 
+export interface TierListener {
+  message(message: string): void;
+  resync(): void;
+}
+
 export interface SharedTier {
   readonly kind: 'redis' | 'memory';
   /** Reads the value and the negative entry of one tag in one round trip. */
@@ -44,8 +49,11 @@ export interface SharedTier {
   releaseLease(tag: string, token: string): Promise<boolean>;
   /** Broadcasts a message (events.ts) to every store sharing this tier, this one included. */
   publish(message: string): Promise<void>;
-  /** Registers the one message listener of this store. Resolves once subscribed. */
-  subscribe(listener: (message: string) => void, opts?: { signal?: AbortSignal }): Promise<void>;
+  /**
+   * Registers the one listener of this store: every message, and `resync` after the feed was
+   * interrupted (messages may have been lost). Resolves once subscribed.
+   */
+  subscribe(listener: TierListener, opts?: { signal?: AbortSignal }): Promise<void>;
   /** Stops listening and frees what this tier created (not a client it was given). */
   close(): Promise<void>;
 }

@@ -55,6 +55,11 @@ export class Subscriptions {
     }
   }
 
+  /** Tags someone listens to. */
+  tags(): string[] {
+    return [...this.byTag.keys()];
+  }
+
   clear(): void {
     this.byTag.clear();
     this.count = 0;

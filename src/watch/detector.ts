@@ -5,8 +5,10 @@
  *
  * Per key: every `leaseMs/3` the replica refreshes its interest and either extends its lease or
  * tries to take it (a crashed holder's lease lapses after `leaseMs`). The holder polls with
- * `maxStalenessMs: 0` on the cadence of schedule.ts, hands the result to its own hub directly, and
- * publishes a "checked" event (version + time) that every other replica's hub acts on.
+ * `maxStalenessMs: 0` on the cadence of schedule.ts. It publishes nothing itself: the cache writes
+ * what KMS answered and its change feed tells every replica's hub (`noteChecked` here). Any KMS
+ * confirmation on that feed (the cache's refresh-ahead or a fill included) counts as the key's
+ * check, so a hot, watched key has one schedule: whichever is due first asks KMS.
  *
  * A holder whose own watchers left keeps polling while the interest registry shows watchers on
  * other replicas (no gap while the lease changes hands) and stops, releasing the lease, when the
@@ -18,7 +20,7 @@ import { randomUUID } from 'node:crypto';
 import { AccessDeniedError, BackendUnavailableError, SecretNotFoundError } from '../errors';
 import type { SecretSelector } from '../model';
 import type { Logger } from '../telemetry/logger';
-import type { GoneReason, WatchBus } from './bus';
+import type { WatchBus } from './bus';
 import type { ReadResult, SecretReader } from './reader';
 import { nextPollDelayMs, type PollCadence } from './schedule';
 import { timeoutSignal } from '../abort';
@@ -32,9 +34,6 @@ export interface DetectorOptions {
   replicaId: string;
   log: Logger;
   random: () => number;
-  /** The poll result, for this replica's own streams (no round trip through the bus). */
-  onPolled(tag: string, r: ReadResult): void;
-  onGone(tag: string, reason: GoneReason): void;
 }
 
 interface KeyPoller {
@@ -100,13 +99,19 @@ export class RotationDetector {
     if (!p.holding && !p.degraded) void this.stop(p);
   }
 
-  /** Another replica (or we) confirmed a version: resets the takeover cadence. */
+  /**
+   * The cache's feed reports a KMS confirmation of the key (another replica's poll, any replica's
+   * refresh-ahead or fill, or ours): that is this interval's check. It resets the takeover cadence
+   * and, while this replica polls the key, moves its next poll one cadence past it, so the key has
+   * one schedule for the cluster whichever mechanism asked KMS.
+   */
   noteChecked(tag: string, versionId: string): void {
     const p = this.keys.get(tag);
     if (!p) return;
     p.lastVersionId = versionId;
     p.lastCheckLocalMs = Date.now();
     p.unpolledWarned = false;
+    if (p.pollDueMs !== undefined && !p.polling) this.schedulePoll(p, nextPollDelayMs(p.lastCheckLocalMs, this.o.cadence, p.nextRotationTimeMs, this.o.random));
   }
 
   /**
@@ -257,22 +262,15 @@ export class RotationDetector {
     try {
       if (!p.local && (await this.o.bus.interestCount(p.tag)) === 0 && !p.local) return void this.stop(p);
       const r = await this.forceRead(p);
-      const rotated = p.lastVersionId !== undefined && p.lastVersionId !== r.secret.versionId;
       p.lastVersionId = r.secret.versionId;
       p.lastCheckLocalMs = Date.now();
       p.nextRotationTimeMs = r.secret.nextRotationTimeMs;
       if (p.failures > 0) this.o.log.info('watched secret readable again', { secretName: p.sel.name, failures: p.failures });
       p.failures = 0;
-      this.o.onPolled(p.tag, r);
-      await this.o.bus.publish({ kind: 'checked', tag: p.tag, versionId: r.secret.versionId, checkedAtMs: r.freshness.checkedAtMs, rotated });
     } catch (err) {
-      const gone: GoneReason | undefined =
-        err instanceof SecretNotFoundError ? 'not_found' : err instanceof AccessDeniedError ? 'denied' : undefined;
-      if (gone) {
-        this.o.log.info('watched secret is gone; ending its watches', { secretName: p.sel.name, reason: gone });
-        this.o.onGone(p.tag, gone);
-        await this.o.bus.publish({ kind: 'gone', tag: p.tag, reason: gone }).catch(() => undefined);
-      } else if (!this.closing.signal.aborted) {
+      // NotFound / AccessDenied: the cache evicted the entry and its feed ends the watches.
+      if (err instanceof SecretNotFoundError || err instanceof AccessDeniedError) return;
+      if (!this.closing.signal.aborted) {
         // Keep polling: the watch shows growing staleness, and the next success still delivers.
         (p.failures++ === 0 ? this.o.log.warn : this.o.log.debug)('polling a watched secret failed', { secretName: p.sel.name, error: err });
       }

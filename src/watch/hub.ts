@@ -1,7 +1,7 @@
 /**
  * The watch hub: one per replica. It keeps one KeyState per watched key (shared by every local
- * stream on it), runs the rotation detector, and turns bus events into updates in each stream's
- * coalescing slot. It knows nothing about gRPC or callers: streams come and go through
+ * stream on it), runs the rotation detector, and turns the cache's change feed into updates in
+ * each stream's coalescing slot. It knows nothing about gRPC or callers: streams come and go through
  * `subscribe()` / `close()`.
  */
 import { hostname } from 'node:os';
@@ -9,17 +9,19 @@ import { randomBytes } from 'node:crypto';
 import { AccessDeniedError, BackendUnavailableError, ConfigError, SecretNotFoundError } from '../errors';
 import { selectorKey, type SecretSelector } from '../model';
 import { silentLogger, type Logger } from '../telemetry/logger';
-import type { BusEvent, GoneReason, WatchBus } from './bus';
+import type { WatchBus } from './bus';
 import { RotationDetector } from './detector';
 import { KeyState } from './keyState';
-import type { FreshnessInfo, ReadResult, SecretReader } from './reader';
+import type { FreshnessInfo, KeyUpdate, ReadResult, SecretFeed } from './reader';
 import { CoalescingSubscriber } from './subscriber';
 import { timeoutSignal } from '../abort';
 
+type EvictReason = Extract<KeyUpdate, { type: 'evicted' }>['reason'];
+
 export interface WatchHubOptions {
-  /** The cache, as the watch module sees it. */
-  reader: SecretReader;
-  /** Redis (`createRedisWatchBus`) or in-memory (`createMemoryBus`). The hub closes it. */
+  /** The cache, as the watch module sees it: reads and its change feed. */
+  reader: SecretFeed;
+  /** Poll leases and interest: Redis (`createRedisWatchBus`) or in-memory (`createMemoryBus`). The hub closes it. */
   bus: WatchBus;
   /** How often the cluster checks each watched secret with KMS (before jitter). @default 60000 */
   pollIntervalMs?: number;
@@ -73,8 +75,6 @@ export interface WatchHubStats {
 
 export interface WatchHub {
   subscribe(sel: SecretSelector): WatchSubscription;
-  /** Resolves once the bus event feed is live (rejects if the first attempt failed; it keeps retrying). */
-  ready(): Promise<void>;
   stats(): WatchHubStats;
   /** Ends remaining subscriptions (UNAVAILABLE), stops polling, releases leases, closes the bus. */
   close(): Promise<void>;
@@ -83,18 +83,19 @@ export interface WatchHub {
 export function createWatchHub(opts: WatchHubOptions): WatchHub {
   const o = resolveOptions(opts);
   const log = (opts.logger ?? silentLogger).child({ component: 'watch', replicaId: o.replicaId });
-  const keys = new Map<string, KeyState>();
+  const keys = new Map<string, { state: KeyState; unsubscribe: () => void }>();
   const closing = new AbortController();
   let rotationsDetected = 0;
-  const goneError = (reason: GoneReason, name: string) =>
-    reason === 'not_found' ? new SecretNotFoundError(`secret ${name} no longer exists`) : new AccessDeniedError(`access to secret ${name} was revoked`);
+  const goneError = (reason: EvictReason, name: string) =>
+    reason === 'notFound' ? new SecretNotFoundError(`secret ${name} no longer exists`) : new AccessDeniedError(`access to secret ${name} was revoked`);
 
   const endKey = (tag: string, err: Error) => {
     const key = keys.get(tag);
     if (!key) return;
     keys.delete(tag);
     detector.untrack(tag);
-    key.end(err);
+    key.unsubscribe();
+    key.state.end(err);
   };
   const detector = new RotationDetector({
     bus: opts.bus,
@@ -105,20 +106,13 @@ export function createWatchHub(opts: WatchHubOptions): WatchHub {
     replicaId: o.replicaId,
     log,
     random: o.random,
-    onPolled: (tag, r) => {
-      const key = keys.get(tag);
-      // A poll of ours that finds another version than the streams hold: a rotation detected here.
-      if (key?.currentVersionId !== undefined && key.currentVersionId !== r.secret.versionId) rotationsDetected++;
-      key?.acceptPolled(r);
-    },
-    onGone: (tag, reason) => endKey(tag, goneError(reason, keys.get(tag)?.sel.name ?? 'unknown')),
   });
 
   /**
-   * Another replica says the secret is gone. Ending streams is destructive, so this replica first
-   * confirms it with KMS through the cache's single-flight (and its forced-refresh floor): a
-   * message that is authentic but replayed, or a poller that saw a transient error, cannot end
-   * streams for a secret that exists.
+   * Another replica evicted the key (NotFound / AccessDenied). Ending streams is destructive, so
+   * this replica first confirms it with KMS through the cache's single-flight (and its
+   * forced-refresh floor): a message that is authentic but replayed, or stale, cannot end streams
+   * for a secret that exists. A confirmed eviction comes back on the feed as a local one.
    */
   const confirming = new Set<string>();
   const confirmGone = (tag: string) => {
@@ -127,13 +121,10 @@ export function createWatchHub(opts: WatchHubOptions): WatchHub {
     confirming.add(tag);
     const t = timeoutSignal(o.readTimeoutMs, closing.signal);
     opts.reader
-      .get(key.sel, { signal: t.signal, maxStalenessMs: 0 })
+      .get(key.state.sel, { signal: t.signal, maxStalenessMs: 0 })
       .then(
-        () => log.warn('a replica reported a watched secret gone, but KMS still serves it; streams stay open', { secretName: key.sel.name }),
-        (err: unknown) => {
-          if (err instanceof SecretNotFoundError) endKey(tag, goneError('not_found', key.sel.name));
-          else if (err instanceof AccessDeniedError) endKey(tag, goneError('denied', key.sel.name));
-        },
+        () => log.warn('a replica reported a watched secret gone, but KMS still serves it; streams stay open', { secretName: key.state.sel.name }),
+        () => undefined,
       )
       .finally(() => {
         t.clear();
@@ -141,61 +132,59 @@ export function createWatchHub(opts: WatchHubOptions): WatchHub {
       });
   };
 
-  const onEvent = (ev: BusEvent) => {
-    if (closing.signal.aborted) return;
-    if (ev.kind === 'gone') return confirmGone(ev.tag);
-    detector.noteChecked(ev.tag, ev.versionId);
-    keys.get(ev.tag)?.onChecked({ versionId: ev.versionId, checkedAtMs: ev.checkedAtMs });
+  /** One update of the cache's change feed for a watched key. */
+  const onUpdate = (tag: string, u: KeyUpdate) => {
+    const key = keys.get(tag);
+    if (closing.signal.aborted || !key) return;
+    if (u.type === 'resync') return key.state.resync();
+    if (u.type === 'evicted') {
+      if (u.origin === 'remote') return confirmGone(tag);
+      log.info('watched secret is gone; ending its watches', { secretName: key.state.sel.name, reason: u.reason });
+      return endKey(tag, goneError(u.reason, key.state.sel.name));
+    }
+    // This replica's own KMS read found another version than its streams hold: a rotation detected here.
+    if (u.origin === 'local' && key.state.currentVersionId !== undefined && key.state.currentVersionId !== u.versionId) rotationsDetected++;
+    detector.noteChecked(tag, u.versionId);
+    key.state.onWritten({ versionId: u.versionId, checkedAtMs: u.checkedAtMs });
   };
-  const onResync = () => {
-    log.info('watch event feed reconnected; re-reading watched secrets', { keys: keys.size });
-    for (const k of keys.values()) k.resync();
-  };
-  const feed = opts.bus.subscribe({ onEvent, onResync });
-  feed.catch((err) => log.warn('subscribing to watch events failed; retrying on reconnect', { error: err }));
 
   return {
     subscribe(sel) {
       const tag = opts.bus.tagOf(selectorKey(sel));
       let key = keys.get(tag);
       if (!key && !closing.signal.aborted) {
-        key = new KeyState(sel, tag, {
-          reader: opts.reader,
-          log,
-          closed: closing.signal,
-          readTimeoutMs: o.readTimeoutMs,
-          onRead: (r) => detector.noteRead(tag, r),
-        });
+        const state = new KeyState(sel, { reader: opts.reader, log, closed: closing.signal, readTimeoutMs: o.readTimeoutMs, onRead: (r) => detector.noteRead(tag, r) });
+        key = { state, unsubscribe: opts.reader.subscribe(sel, (u) => onUpdate(tag, u)) };
         keys.set(tag, key);
         detector.track(tag, sel);
       }
       const sub = new CoalescingSubscriber();
-      if (key) key.subscribers.add(sub);
+      if (key) key.state.subscribers.add(sub);
       else sub.end(new BackendUnavailableError('watch hub closed'));
       let closed = false;
       return {
         initial: async (signal) => {
           // Ended before it started (hub closing, secret gone): next() throws the reason.
           if (sub.ended) await sub.next(signal, 0);
-          return key!.initial(signal);
+          return key!.state.initial(signal);
         },
         next: (signal, timeoutMs) => sub.next(signal, timeoutMs),
-        freshness: () => key?.freshness(),
+        freshness: () => key?.state.freshness(),
         close: () => {
           if (closed || !key) return;
           closed = true;
-          key.subscribers.delete(sub);
-          if (key.subscribers.size === 0 && keys.get(tag) === key) {
+          key.state.subscribers.delete(sub);
+          if (key.state.subscribers.size === 0 && keys.get(tag) === key) {
             keys.delete(tag);
+            key.unsubscribe();
             detector.untrack(tag);
           }
         },
       };
     },
-    ready: () => feed,
     stats: () => {
       let subscribers = 0;
-      for (const k of keys.values()) subscribers += k.subscribers.size;
+      for (const k of keys.values()) subscribers += k.state.subscribers.size;
       const d = detector.stats();
       return { keys: keys.size, subscribers, pollingKeys: d.polling, degradedKeys: d.degraded, polls: d.polls, unpolled: d.unpolled, rotationsDetected };
     },

@@ -1,10 +1,10 @@
 /**
- * The watch module: interest registry, rotation detection across replicas, fan-out over the bus,
- * per-stream delivery. It must not know about auth or gRPC; `server/handlers/watchSecret.ts` adapts it.
+ * The watch module: interest registry, rotation detection across replicas, fan-out of the cache's
+ * change feed, per-stream delivery. It must not know about auth or gRPC; `server/handlers/watchSecret.ts` adapts it.
  */
-export type { BusEvent, BusListener, GoneReason, WatchBus } from './bus';
+export type { WatchBus } from './bus';
 export { createMemoryBus, MemoryBroker } from './memoryBus';
 export { createRedisWatchBus, type RedisWatchBusOptions } from './redisBus';
 export { createWatchHub, type WatchHub, type WatchHubOptions, type WatchHubStats, type WatchSubscription } from './hub';
-export type { FreshnessInfo, FreshnessSource, ReadOptions, ReadResult, SecretReader } from './reader';
+export type { FreshnessInfo, FreshnessSource, KeyUpdate, ReadOptions, ReadResult, SecretFeed, SecretReader } from './reader';
 export { runWatchStream, type StreamSink, type WatchMessage, type WatchStreamOptions } from './stream';

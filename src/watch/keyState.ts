@@ -1,8 +1,12 @@
 /**
  * What one replica knows about one watched key, and its local subscribers. The current version is
- * loaded once (shared by every local stream), then kept current by the poller's events: a
- * "checked" event naming another version triggers a re-read through the cache (a shared-tier hit,
- * no KMS call) and the new version is pushed to every subscriber's coalescing slot.
+ * loaded once (shared by every local stream), then kept current by the cache's change feed: a
+ * "written" update naming another version triggers a plain re-read through the cache (the feed
+ * has already dropped the L1 entry, so this is a shared-tier hit, never a KMS call) and the new
+ * version is pushed to every subscriber's coalescing slot.
+ *
+ * Order: a version is only ever replaced by news at least as recent as what the streams hold (its
+ * `checkedAtMs`), so updates or reads that arrive out of order never take a stream back.
  */
 import type { SecretSelector } from '../model';
 import type { Logger } from '../telemetry/logger';
@@ -10,7 +14,7 @@ import type { FreshnessInfo, ReadResult, SecretReader } from './reader';
 import type { CoalescingSubscriber } from './subscriber';
 import { abortable, timeoutSignal } from '../abort';
 
-/** What the newest event says: this version was current at this time (poller's clock). */
+/** What the newest update says: this version was current at this time (writer's clock). */
 export interface Expectation {
   versionId?: string;
   checkedAtMs: number;
@@ -22,7 +26,7 @@ export interface KeyStateDeps {
   /** Aborts every read when the hub closes. */
   closed: AbortSignal;
   readTimeoutMs: number;
-  /** Every accepted read (the detector learns NextRotationDate from it). */
+  /** Every read applied (the detector learns NextRotationDate from it). */
   onRead?(r: ReadResult): void;
 }
 
@@ -30,17 +34,16 @@ export class KeyState {
   readonly subscribers = new Set<CoalescingSubscriber>();
   /** The version this replica's streams are on; undefined until loaded. */
   private current: ReadResult | undefined;
-  /** The newest time any replica confirmed `current` with KMS (poller's clock). */
+  /** The newest time any replica confirmed `current` with KMS (writer's clock). */
   private checkedAtMs = 0;
+  /** The newest `checkedAtMs` of any update heard, applied or not. */
+  private heardMs = 0;
   private loading: Promise<ReadResult> | undefined;
-  /** Poll results applied so far (orders cache reads against them). */
-  private polls = 0;
   private wanted: Expectation | undefined;
   private refreshing = false;
 
   constructor(
     readonly sel: SecretSelector,
-    readonly tag: string,
     private readonly deps: KeyStateDeps,
   ) {}
 
@@ -50,10 +53,9 @@ export class KeyState {
    * AccessDenied the cache has evicted the value, and a new stream must not be handed it.
    */
   async initial(signal: AbortSignal): Promise<ReadResult> {
-    const epoch = this.polls;
-    this.loading ??= this.read(undefined)
+    this.loading ??= this.read()
       .then((r) => {
-        this.acceptRead(r, epoch);
+        this.apply(r);
         return this.current ?? r;
       })
       .finally(() => (this.loading = undefined));
@@ -66,50 +68,24 @@ export class KeyState {
     return this.current && { source: this.current.freshness.source, checkedAtMs: this.checkedAtMs };
   }
 
-  /** This replica's own poll result: KMS just confirmed it, so it supersedes reads in flight. */
   /** The version this replica's streams of the key hold now, if loaded. */
   get currentVersionId(): string | undefined {
     return this.current?.secret.versionId;
   }
 
-  acceptPolled(r: ReadResult): void {
-    this.polls++;
-    this.apply(r);
-  }
-
-  /**
-   * A cache read that started when `epoch` polls had been applied. If a poll result landed while
-   * it was in flight, a different version from it is older news: dropping it keeps a stream from
-   * ever stepping back to a previous version.
-   */
-  private acceptRead(r: ReadResult, epoch: number): void {
-    if (epoch !== this.polls && r.secret.versionId !== this.current?.secret.versionId) return;
-    this.apply(r);
-  }
-
-  /**
-   * A different version becomes current and goes to every subscriber; the same version only
-   * advances the confirmation time.
-   */
-  private apply(r: ReadResult): void {
-    this.deps.onRead?.(r);
-    this.checkedAtMs = Math.max(this.checkedAtMs, r.freshness.checkedAtMs);
-    if (this.current?.secret.versionId === r.secret.versionId) return;
-    this.current = r;
-    const update = this.snapshot(r);
-    for (const s of this.subscribers) s.push(update);
-  }
-
-  /** A poller confirmed a version: advance freshness, and catch up if it is not ours. */
-  onChecked(e: Expectation): void {
+  /** The feed says `versionId` was confirmed at `checkedAtMs`: advance freshness, or catch up. */
+  onWritten(e: Required<Expectation>): void {
     if (e.versionId === this.current?.secret.versionId) {
       this.checkedAtMs = Math.max(this.checkedAtMs, e.checkedAtMs);
       return;
     }
+    // Older news than what we hold or have already heard of (updates out of order): nothing to do.
+    if (e.checkedAtMs < Math.max(this.checkedAtMs, this.heardMs)) return;
+    this.heardMs = e.checkedAtMs;
     this.catchUp(e);
   }
 
-  /** Re-reads (after a lost event feed) unless something newer than we know turns up. */
+  /** Re-reads (after a lost feed) unless something newer than we know turns up. */
   resync(): void {
     if (this.current) this.catchUp({ checkedAtMs: this.checkedAtMs });
   }
@@ -118,6 +94,23 @@ export class KeyState {
   end(err: Error): void {
     for (const s of this.subscribers) s.end(err);
     this.current = undefined;
+  }
+
+  /**
+   * A different version, at least as recent as the current one, becomes current and goes to every
+   * subscriber; the same version only advances the confirmation time.
+   */
+  private apply(r: ReadResult): void {
+    this.deps.onRead?.(r);
+    if (this.current?.secret.versionId === r.secret.versionId) {
+      this.checkedAtMs = Math.max(this.checkedAtMs, r.freshness.checkedAtMs);
+      return;
+    }
+    if (this.current && r.freshness.checkedAtMs < this.checkedAtMs) return;
+    this.current = r;
+    this.checkedAtMs = Math.max(this.checkedAtMs, r.freshness.checkedAtMs);
+    const update = this.snapshot(r);
+    for (const s of this.subscribers) s.push(update);
   }
 
   private snapshot(r: ReadResult): ReadResult {
@@ -139,40 +132,23 @@ export class KeyState {
       this.wanted = undefined;
       if (want.versionId !== undefined && want.versionId === this.current?.secret.versionId) continue;
       try {
-        await this.reReadUntil(want);
+        const r = await this.read();
+        // A read that is older than the update that asked for it (the shared tier not written yet,
+        // or unreachable) is not applied: the next update tries again.
+        if (r.secret.versionId === want.versionId || r.freshness.checkedAtMs >= want.checkedAtMs) this.apply(r);
+        else this.deps.log.debug('cache has not caught up with the update yet; waiting for the next one', { secretName: this.sel.name });
       } catch (err) {
-        // The watch stays open: the next poller event tries again (Envoy #42438: a failed update
-        // must not silence the stream). Deletion and revocation arrive as "gone" events.
+        // The watch stays open: the next update tries again (Envoy #42438: a failed update must
+        // not silence the stream). Deletion and revocation arrive as "evicted" updates.
         this.deps.log.warn('re-reading a watched secret failed', { secretName: this.sel.name, error: err });
       }
     }
   }
 
-  /**
-   * First a plain cache read (a shared-tier hit on most replicas). If this replica's L1 still held
-   * the old version, read once more with a staleness bound that admits the entry the poller just
-   * wrote but not the one L1 holds: that skips L1, is served by the shared tier, and is never a
-   * forced KMS read. The bound sits halfway between the two confirmation times, which both come
-   * from the poller's clock, so clock skew between replicas up to half a poll interval is harmless.
-   */
-  private async reReadUntil(want: Expectation): Promise<void> {
-    const gap = Math.max(0, want.checkedAtMs - this.checkedAtMs);
-    const bound = Math.max(1, Math.max(0, Date.now() - want.checkedAtMs) + Math.floor(gap / 2));
-    for (const maxStalenessMs of [undefined, bound]) {
-      const epoch = this.polls;
-      const r = await this.read(maxStalenessMs);
-      if (r.secret.versionId === want.versionId || r.freshness.checkedAtMs >= want.checkedAtMs) {
-        this.acceptRead(r, epoch);
-        return;
-      }
-    }
-    this.deps.log.debug('cache has not caught up with the poller yet; waiting for the next event', { secretName: this.sel.name });
-  }
-
-  private async read(maxStalenessMs: number | undefined): Promise<ReadResult> {
+  private async read(): Promise<ReadResult> {
     const t = timeoutSignal(this.deps.readTimeoutMs, this.deps.closed);
     try {
-      return await this.deps.reader.get(this.sel, maxStalenessMs === undefined ? { signal: t.signal } : { signal: t.signal, maxStalenessMs });
+      return await this.deps.reader.get(this.sel, { signal: t.signal });
     } finally {
       t.clear();
     }

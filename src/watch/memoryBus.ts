@@ -1,17 +1,15 @@
 /**
- * The in-memory WatchBus: leases, interest and pub/sub inside one process. It is what a single
+ * The in-memory WatchBus: leases and interest inside one process. It is what a single
  * replica without Redis (dev mode) runs on. Several hubs may share one `MemoryBroker` to stand for
- * several replicas in one process; the semantics (expiring leases and interest, at-most-once
- * asynchronous delivery) match the Redis bus.
+ * several replicas in one process; the semantics (expiring leases and interest) match the Redis bus.
  */
 import { createHash } from 'node:crypto';
-import type { BusEvent, BusListener, WatchBus } from './bus';
+import type { WatchBus } from './bus';
 
 /** The shared state behind one or more in-memory buses. */
 export class MemoryBroker {
   readonly leases = new Map<string, { token: string; expiresAtMs: number }>();
   readonly interest = new Map<string, Map<string, number>>();
-  readonly listeners = new Set<BusListener>();
   constructor(readonly now: () => number = Date.now) {}
 
   /** Live members of `tag`, dropping expired ones (and the tag when none is left). */
@@ -30,7 +28,6 @@ export class MemoryBroker {
 
 /** A bus over `broker` (a private broker when omitted). */
 export function createMemoryBus(broker: MemoryBroker = new MemoryBroker()): WatchBus {
-  let listener: BusListener | undefined;
   const liveLease = (tag: string) => {
     const l = broker.leases.get(tag);
     if (l && l.expiresAtMs <= broker.now()) {
@@ -67,18 +64,6 @@ export function createMemoryBus(broker: MemoryBroker = new MemoryBroker()): Watc
     },
     interestCount: async (tag) => broker.members(tag)?.size ?? 0,
     watchedCount: async () => [...broker.interest.keys()].filter((t) => broker.members(t)).length,
-    publish: async (ev: BusEvent) => {
-      // Asynchronous like a real pub/sub: a publisher never re-enters its own listener synchronously.
-      for (const l of broker.listeners) queueMicrotask(() => l.onEvent(ev));
-    },
-    subscribe: async (l) => {
-      if (listener) throw new Error('this bus already has a listener');
-      listener = l;
-      broker.listeners.add(l);
-    },
-    close: async () => {
-      if (listener) broker.listeners.delete(listener);
-      listener = undefined;
-    },
+    close: async () => undefined,
   };
 }

@@ -1,7 +1,8 @@
 /**
  * What the watch module and the gRPC handlers need from the cache, defined here by the consumer
- * (house style rule 3). `cache/`'s SecretStore satisfies it structurally; tests use a hand-written
- * fake. The reader throws the typed errors of `src/errors.ts`.
+ * (house style rule 3): reads (`SecretReader`, all GetSecret needs) and the cache's change feed
+ * (`SecretFeed`, what the watch hub needs on top). `cache/`'s SecretStore satisfies both
+ * structurally; tests use a hand-written fake. The reader throws the typed errors of `src/errors.ts`.
  */
 import type { SecretSelector, SecretVersion } from '../model';
 
@@ -34,4 +35,21 @@ export interface ReadOptions {
 
 export interface SecretReader {
   get(sel: SecretSelector, opts: ReadOptions): Promise<ReadResult>;
+}
+
+/**
+ * One change of a key, as the cache's feed reports it ('local': this replica did it; 'remote':
+ * another replica, over the cluster channel).
+ */
+export type KeyUpdate =
+  /** `versionId` was confirmed with KMS at `checkedAtMs` and written; a plain read now returns it. */
+  | { type: 'written'; versionId: string; checkedAtMs: number; origin: 'local' | 'remote' }
+  /** The entry was dropped because KMS said NotFound / AccessDenied (remote: not yet confirmed here). */
+  | { type: 'evicted'; reason: 'notFound' | 'accessDenied'; origin: 'local' | 'remote' }
+  /** The feed was interrupted: updates may have been lost, re-read. */
+  | { type: 'resync' };
+
+export interface SecretFeed extends SecretReader {
+  /** Calls `listener` with every update of `sel`'s entry; returns the (idempotent) unsubscribe. */
+  subscribe(sel: SecretSelector, listener: (u: KeyUpdate) => void): () => void;
 }

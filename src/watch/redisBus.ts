@@ -1,25 +1,20 @@
 /**
- * The Redis WatchBus: poll leases, the interest registry and the event channel, shared by every
- * replica. Works on standalone Redis, Sentinel and Redis Cluster (ioredis `Redis | Cluster`).
+ * The Redis WatchBus: poll leases and the interest registry, shared by every replica. Works on standalone Redis, Sentinel and Redis Cluster (ioredis `Redis | Cluster`).
  *
  * Keys (`p` = keyPrefix, `tag` = opaque keyed tag of a selector, never a secret name):
  *   p:w:{tag}:lease    string token, PX lease       one poller per key for the whole cluster
  *   p:w:{tag}:int      zset replicaId → expiry ms   which replicas have watchers on the key
  *   p:w:watched        zset tag → expiry ms         which keys anyone watches (metrics)
- *   p:w:events         pub/sub channel              BusEvent JSON, sealed (cluster/messageAuth.ts)
- * `{tag}` is a Cluster hash tag, so a key's lease and interest share one slot. Plain
- * PUBLISH/SUBSCRIBE reaches every replica on Cluster too, over the replica's one subscriber connection.
+ * `{tag}` is a Cluster hash tag, so a key's lease and interest share one slot. No channel: updates
+ * reach every replica on the cache's change feed.
  */
 import type { Cluster, Redis } from 'ioredis';
 import { BackendUnavailableError } from '../errors';
-import { silentLogger, type Logger } from '../telemetry/logger';
-import type { MessageAuth } from '../cluster/messageAuth';
-import { decodeEvent, encodeEvent, type WatchBus } from './bus';
+import type { WatchBus } from './bus';
 import { foreignAbove, runScript, type ScriptName } from '../cluster/scripts';
-import { subscribeChannel, type ChannelSubscription } from '../cluster/subscriber';
 
 export interface RedisWatchBusOptions {
-  /** The gateway's Redis client. The bus never closes it; it creates one `duplicate()` for SUBSCRIBE. */
+  /** The gateway's Redis client. The bus never closes it. */
   redis: Redis | Cluster;
   /**
    * The keyed tag of a canonical selector key: wire the cache's `KeyNamer.tag`, so key names in
@@ -28,25 +23,18 @@ export interface RedisWatchBusOptions {
   tagOf: (selectorKey: string) => string;
   /** Prefix of every key and channel (no braces). @default 'sg' */
   keyPrefix?: string;
-  /** Authenticates every event (the same channel key on every replica). */
-  auth: MessageAuth;
   /** Upper bound on each Redis call of the bus, so a hung Redis cannot stall polling. @default 2000 */
   commandTimeoutMs?: number;
-  logger?: Logger;
 }
 
 
 export function createRedisWatchBus(opts: RedisWatchBusOptions): WatchBus {
   const p = `${opts.keyPrefix ?? 'sg'}:w`;
-  const channel = `${p}:events`;
   const watchedKey = `${p}:watched`;
   const leaseKey = (tag: string) => `${p}:{${tag}}:lease`;
   const interestKey = (tag: string) => `${p}:{${tag}}:int`;
   const timeoutMs = opts.commandTimeoutMs ?? 2000;
-  const log = (opts.logger ?? silentLogger).child({ component: 'watch-redis-bus' });
   const redis = opts.redis;
-  let sub: ChannelSubscription | undefined;
-  let closed = false;
 
   const bounded = <T>(what: string, p: Promise<T>): Promise<T> =>
     new Promise<T>((resolve, reject) => {
@@ -75,37 +63,6 @@ export function createRedisWatchBus(opts: RedisWatchBusOptions): WatchBus {
     },
     interestCount: (tag) => evalNum('interest count', 'sgCount', interestKey(tag)),
     watchedCount: () => evalNum('watched count', 'sgCount', watchedKey),
-    publish: async (ev) => {
-      await bounded('publish', redis.publish(channel, opts.auth.seal(encodeEvent(ev))));
-    },
-    subscribe: async (listener) => {
-      if (sub) throw new Error('this bus already has a listener');
-      // The replica's one subscriber connection, shared with the cache's change feed.
-      sub = subscribeChannel(
-        redis,
-        channel,
-        {
-          message: (raw) => {
-            if (closed) return;
-            // Not authentic or not recent: dropped and counted by `auth` (which warns, rate-limited).
-            const body = opts.auth.open(raw);
-            if (body === null) return;
-            const ev = decodeEvent(body, opts.auth.horizonMs);
-            if (ev) listener.onEvent(ev);
-            else log.warn('ignored a malformed watch event', { length: raw.length });
-          },
-          resync: () => {
-            if (!closed) listener.onResync();
-          },
-        },
-        log,
-      );
-      await sub.ready;
-    },
-    close: async () => {
-      closed = true;
-      sub?.close();
-      sub = undefined;
-    },
+    close: async () => undefined,
   };
 }

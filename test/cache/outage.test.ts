@@ -91,7 +91,7 @@ test('redis-server killed under load: zero failed reads; after restart the share
   const sel = sels[0];
   const event = new Promise<CacheUpdate>((resolve) => {
     const off = store.subscribe(sel, (u) => {
-      if (u.origin === 'remote') (off(), resolve(u));
+      if (u.type !== 'resync' && u.origin === 'remote') (off(), resolve(u));
     });
   });
   let got: CacheUpdate | undefined;

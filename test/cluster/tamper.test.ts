@@ -6,19 +6,17 @@
  * max_staleness, streams are neither ended nor corrupted, KMS calls and Redis commands stay bounded,
  * and rotations still get through.
  */
-import { randomBytes } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
 import * as grpc from '@grpc/grpc-js';
 import Redis from 'ioredis';
 import { createRedisClient, keyRingFrom, RedisTokenBucket, waitForReady } from '../../src/cache';
 import { entryKeys, KeyNamer } from '../../src/cache/keys';
-import { loadConfig } from '../../src/config/load';
 import type { GetSecretResponse, SecretsGatewayServiceClient, WatchSecretResponse } from '../../src/gen/secretsgateway/v1/secrets_gateway';
-import { startGateway, type RunningGateway } from '../../src/main';
+import type { RunningGateway } from '../../src/main';
 import { selectorKey } from '../../src/model';
 import { FakeSource, version } from '../helpers/fakeSource';
-import { gatewayClient } from '../helpers/grpc';
-import { startRedis, freePort, type RedisInstance } from '../helpers/redis';
+import { startRedis, type RedisInstance } from '../helpers/redis';
+import { startReplicas } from '../helpers/replicas';
 import { eventually } from '../helpers/watchGateway';
 
 const NAME = 'app/db';
@@ -37,37 +35,16 @@ interface Cluster {
 async function cluster(t: ExecutionContext, over: Record<string, string> = {}, tuning: Record<string, number> = {}): Promise<Cluster> {
   const redis = await startRedis();
   t.teardown(() => redis.stop());
-  const material = randomBytes(32);
-  const prefix = `t${randomBytes(3).toString('hex')}`;
   const current = new Map<string, string>([[NAME, 'v1']]);
   const source = new FakeSource({ respond: (sel) => version(sel.name, current.get(sel.name) ?? 'v1', `value-${current.get(sel.name) ?? 'v1'}`) });
-  const gws: RunningGateway[] = [];
-  const clients: SecretsGatewayServiceClient[] = [];
-  for (let i = 0; i < 2; i++) {
-    const port = await freePort();
-    const config = loadConfig({
-      mode: 'dev',
-      env: {},
-      overrides: {
-        SECRETS_GATEWAY_LISTEN: `127.0.0.1:${port}`,
-        SECRETS_GATEWAY_REDIS_URL: redis.url,
-        SECRETS_GATEWAY_CACHE_SEAL_KEYS: `k1:${material.toString('base64')}`,
-        SECRETS_GATEWAY_CACHE_KEY_PREFIX: prefix,
-        SECRETS_GATEWAY_CACHE_L1_TTL_MS: '0',
-        SECRETS_GATEWAY_FORCED_REFRESH_MIN_INTERVAL_MS: '0',
-        SECRETS_GATEWAY_WATCH_POLL_INTERVAL_MS: '500',
-        SECRETS_GATEWAY_WATCH_HEARTBEAT_MS: '200',
-        ...over,
-      },
-    });
-    Object.assign(config.cache.tuning, tuning);
-    const gw = await startGateway(config, { source, replicaId: `replica-${i}`, watchLeaseMs: 900 });
-    t.teardown(() => gw.shutdown());
-    gws.push(gw);
-    const c = gatewayClient(gw.port);
-    t.teardown(() => c.close());
-    clients.push(c);
-  }
+  const env = {
+    SECRETS_GATEWAY_CACHE_L1_TTL_MS: '0',
+    SECRETS_GATEWAY_FORCED_REFRESH_MIN_INTERVAL_MS: '0',
+    SECRETS_GATEWAY_WATCH_POLL_INTERVAL_MS: '500',
+    SECRETS_GATEWAY_WATCH_HEARTBEAT_MS: '200',
+    ...over,
+  };
+  const { gws, clients, prefix, material } = await startReplicas(t, { count: 2, redisUrl: redis.url, source, env, tuning, watchLeaseMs: 900 });
   const raw = new Redis(redis.url);
   t.teardown(() => raw.disconnect());
   const namer = new KeyNamer(keyRingFrom([{ id: 'k1', material }]).namingKey, prefix);
@@ -122,7 +99,7 @@ test('a squatted fill lock, then garbage beside the old entry while a reader wai
   } else t.is(r.code, grpc.status.UNAVAILABLE);
 });
 
-test('forged events on the watch and cache channels neither end nor corrupt a stream, and cost at most a handful of KMS calls', async (t) => {
+test('forged events on the cluster channel neither end nor corrupt a stream, and cost at most a handful of KMS calls', async (t) => {
   const k = await cluster(t);
   const stream = k.clients[0]!.watchSecret({ name: NAME, versionStage: '', regionId: '', lastVersionId: '' });
   const got: WatchSecretResponse[] = [];
@@ -134,15 +111,17 @@ test('forged events on the watch and cache channels neither end nor corrupt a st
   await new Promise((r) => setTimeout(r, 1200));
   const callsBefore = k.source.calls;
   const tag = k.tag(NAME);
+  const channel = `${k.prefix}:cache:events`;
+  const b64 = (v: string) => Buffer.from(v).toString('base64url');
   const forged = [
-    JSON.stringify({ k: 'g', t: tag, e: 'not_found' }),
-    JSON.stringify({ k: 'c', t: tag, v: 'v9', c: 8e15, r: 1 }),
-    JSON.stringify({ k: 'c', t: tag, v: 'v9', c: 1e16, r: 1 }),
-    `a1|${Date.now()}|AAAA|${JSON.stringify({ k: 'g', t: tag, e: 'denied' })}`,
+    `e|${tag}|notFound|someone`,
+    `f|${tag}|${b64('v9')}|8000000000000000|someone|`,
+    `f|${tag}|${b64('v9')}|10000000000000000|someone|`,
+    `a1|${Date.now()}|AAAA|e|${tag}|accessDenied|someone`,
   ];
-  for (const m of forged) await k.raw.publish(`${k.prefix}:w:events`, m);
-  for (let i = 0; i < 100; i++) await k.raw.publish(`${k.prefix}:w:events`, JSON.stringify({ k: 'c', t: tag, v: `v${i}`, c: Date.now(), r: 1 }));
-  for (let i = 0; i < 20; i++) await k.raw.publish(`${k.prefix}:cache:events`, `e|${tag}|notFound|someone`);
+  for (const m of forged) await k.raw.publish(channel, m);
+  for (let i = 0; i < 100; i++) await k.raw.publish(channel, `f|${tag}|${b64(`v${i}`)}|${Date.now()}|someone|`);
+  for (let i = 0; i < 20; i++) await k.raw.publish(channel, `e|${tag}|notFound|someone`);
   await new Promise((r) => setTimeout(r, 1500));
   t.is(ended, undefined, 'the stream is still open');
   const heartbeats = got.filter((m) => m.heartbeat);
@@ -206,7 +185,7 @@ test('a tampered budget bucket costs no hang and no busy loop', async (t) => {
   }
 });
 
-test('each replica listens on one subscriber connection for both the cache feed and the watch bus', async (t) => {
+test('each replica listens on one subscriber connection, to the one cluster channel', async (t) => {
   const k = await cluster(t);
   const stream = k.clients[0]!.watchSecret({ name: NAME, versionStage: '', regionId: '', lastVersionId: '' });
   stream.on('data', () => undefined);
@@ -220,7 +199,7 @@ test('each replica listens on one subscriber connection for both the cache feed 
   await eventually(async () => (await subscribers()) === 2, 5000, 'both replicas subscribed');
   t.is(await subscribers(), 2, 'two replicas, one subscriber connection each');
   const channels = (await k.raw.pubsub('CHANNELS', `${k.prefix}:*`)) as string[];
-  t.deepEqual(channels.sort(), [`${k.prefix}:cache:events`, `${k.prefix}:w:events`]);
+  t.deepEqual(channels, [`${k.prefix}:cache:events`], 'one change feed: the watch has no channel of its own');
 });
 
 test('a fill lock kept held by a squatter (renewed, plausible TTL): reads and rotations still get through after two leases', async (t) => {

@@ -1,5 +1,5 @@
 /**
- * A hand-written fake of the cache as `SecretReader` sees it (the real cache is not ready yet).
+ * A hand-written fake of the cache as the watch module sees it (`SecretFeed`: reads + change feed).
  *
  * It models one cluster-shared tier over a programmable "KMS":
  *   - `set()` / `rotate()` change what KMS holds; readers see it only after a KMS round trip;
@@ -7,13 +7,18 @@
  *     fresh enough (source SHARED_CACHE) and go to KMS on a miss;
  *   - `kmsError` makes every KMS round trip fail (a KMS outage: the shared tier still answers);
  *   - `remove(name, err)` makes every read of that secret throw `err` (deleted / revoked, fail closed);
- *   - `hang` makes reads wait for their signal (deadline and cancel tests).
- * `withL1()` adds a per-replica in-process tier in front, to reproduce a replica whose L1 still
- * holds the previous version. Every call is recorded.
+ *   - `hang` makes reads wait for their signal (deadline and cancel tests);
+ *   - `partitioned` stands for a Redis outage: updates reach only the replica that caused them.
+ * Like the real cache, every KMS round trip publishes "written" on the feed, and a read that KMS
+ * answers NotFound / denied (after `remove()`) publishes "evicted".
+ * `withL1()` adds a per-replica view with its own in-process tier in front, which (like the real
+ * store) drops its entry when the feed reports a write. Updates are 'local' to the view that made
+ * the call and 'remote' to the others. Every call is recorded.
  */
 import { SecretNotFoundError } from '../../src/errors';
 import { ACS_CURRENT, type SecretSelector, type SecretVersion } from '../../src/model';
-import type { ReadOptions, ReadResult, SecretReader } from '../../src/watch/reader';
+import { AccessDeniedError } from '../../src/errors';
+import type { KeyUpdate, ReadOptions, ReadResult, SecretFeed } from '../../src/watch/reader';
 
 export interface ReaderCall {
   name: string;
@@ -41,12 +46,44 @@ export function version(name: string, versionId: string, extra: Partial<SecretVe
   };
 }
 
-export class FakeReader implements SecretReader {
+/** One replica's view: its feed listeners and (withL1) its in-process tier. */
+class View {
+  readonly listeners = new Map<string, Set<(u: KeyUpdate) => void>>();
+  readonly l1 = new Map<string, { r: ReadResult; atMs: number }>();
+
+  subscribe(sel: SecretSelector, listener: (u: KeyUpdate) => void): () => void {
+    const key = keyOf(sel);
+    const set = this.listeners.get(key) ?? new Set();
+    this.listeners.set(key, set);
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.listeners.get(key) === set) this.listeners.delete(key);
+    };
+  }
+}
+
+export class FakeReader implements SecretFeed {
   readonly calls: ReaderCall[] = [];
   kmsError: Error | undefined;
   hang = false;
+  /** The cluster channel is down (Redis outage): updates reach only the view that caused them. */
+  partitioned = false;
   private readonly kms = new Map<string, SecretVersion | Error>();
   private readonly shared = new Map<string, { secret: SecretVersion; checkedAtMs: number }>();
+  private readonly root = new View();
+  private readonly views = new Set<View>([this.root]);
+
+  /** Feed listeners registered on this reader and its views (tests check they are released). */
+  get feedListeners(): number {
+    let n = 0;
+    for (const v of this.views) for (const s of v.listeners.values()) n += s.size;
+    return n;
+  }
+
+  subscribe(sel: SecretSelector, listener: (u: KeyUpdate) => void): () => void {
+    return this.root.subscribe(sel, listener);
+  }
 
   /** What KMS holds for `name` (stage ACSCurrent unless given). */
   set(secret: SecretVersion, stage = ACS_CURRENT): void {
@@ -73,13 +110,20 @@ export class FakeReader implements SecretReader {
     return this.calls.filter((c) => c.maxStalenessMs === 0 && (name === undefined || c.name === name));
   }
 
-  async get(sel: SecretSelector, opts: ReadOptions): Promise<ReadResult> {
+  get(sel: SecretSelector, opts: ReadOptions): Promise<ReadResult> {
+    return this.read(sel, opts, this.root);
+  }
+
+  private async read(sel: SecretSelector, opts: ReadOptions, from: View): Promise<ReadResult> {
     this.calls.push({ name: sel.name, stage: sel.versionStage, versionId: sel.versionId, maxStalenessMs: opts.maxStalenessMs, signal: opts.signal, atMs: Date.now() });
     if (this.hang) await waitForAbort(opts.signal);
     opts.signal?.throwIfAborted();
     const key = keyOf(sel);
     const truth = this.kms.get(key);
-    if (truth instanceof Error) throw truth;
+    if (truth instanceof Error) {
+      this.publish(key, from, { type: 'evicted', reason: truth instanceof AccessDeniedError ? 'accessDenied' : 'notFound' });
+      throw truth;
+    }
     const hit = this.shared.get(key);
     const now = Date.now();
     if (hit && opts.maxStalenessMs !== 0 && (opts.maxStalenessMs === undefined || now - hit.checkedAtMs <= opts.maxStalenessMs)) {
@@ -88,28 +132,50 @@ export class FakeReader implements SecretReader {
     if (this.kmsError) throw this.kmsError;
     if (!truth) throw new SecretNotFoundError(`secret ${sel.name} not found`);
     this.shared.set(key, { secret: truth, checkedAtMs: now });
+    this.publish(key, from, { type: 'written', versionId: truth.versionId, checkedAtMs: now });
     return { secret: truth, freshness: { source: 'KMS', checkedAtMs: now } };
   }
 
-  /** A reader with its own in-process tier (entries live `ttlMs`) in front of this one. */
-  withL1(ttlMs: number): SecretReader {
-    const l1 = new Map<string, { r: ReadResult; atMs: number }>();
+  /** Every view drops its L1 entry, then hears the update ('local' for the view that caused it). */
+  private publish(key: string, from: View, u: DistributiveOmit<Exclude<KeyUpdate, { type: 'resync' }>, 'origin'>): void {
+    const reached = this.partitioned ? [from] : [...this.views];
+    for (const v of reached) v.l1.delete(key);
+    for (const v of reached) {
+      const update = { ...u, origin: v === from ? 'local' : 'remote' } as KeyUpdate;
+      queueMicrotask(() => {
+        for (const l of [...(v.listeners.get(key) ?? [])]) l(update);
+      });
+    }
+  }
+
+  /** Tells every listener of every view to re-read (a feed reconnect). */
+  resync(): void {
+    for (const v of this.views) for (const set of v.listeners.values()) for (const l of [...set]) l({ type: 'resync' });
+  }
+
+  /** A replica's view with its own in-process tier (entries live `ttlMs`) in front of this one. */
+  withL1(ttlMs: number): SecretFeed {
+    const view = new View();
+    this.views.add(view);
     return {
+      subscribe: (sel, listener) => view.subscribe(sel, listener),
       get: async (sel, opts) => {
-        const hit = l1.get(keyOf(sel));
+        const hit = view.l1.get(keyOf(sel));
         const now = Date.now();
         const bound = opts.maxStalenessMs ?? Infinity;
         if (hit && opts.maxStalenessMs !== 0 && now - hit.atMs <= ttlMs && now - hit.r.freshness.checkedAtMs <= bound) {
           this.calls.push({ name: sel.name, stage: sel.versionStage, maxStalenessMs: opts.maxStalenessMs, signal: opts.signal, atMs: now });
           return { secret: hit.r.secret, freshness: { source: 'LOCAL_CACHE', checkedAtMs: hit.r.freshness.checkedAtMs } };
         }
-        const r = await this.get(sel, opts);
-        l1.set(keyOf(sel), { r, atMs: now });
+        const r = await this.read(sel, opts, view);
+        view.l1.set(keyOf(sel), { r, atMs: now });
         return r;
       },
     };
   }
 }
+
+type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 
 function waitForAbort(signal: AbortSignal | undefined): Promise<void> {
   return new Promise((_, reject) => {

@@ -6,7 +6,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { ExecutionContext } from 'ava';
 import Redis, { Cluster } from 'ioredis';
-import { MessageAuth } from '../../src/cluster/messageAuth';
 import { createRedisWatchBus } from '../../src/watch/redisBus';
 import type { WatchBus } from '../../src/watch/bus';
 import type { RedisCluster, RedisInstance } from './redis';
@@ -15,9 +14,6 @@ import type { RedisCluster, RedisInstance } from './redis';
 export function keyedTagOf(key: Buffer = randomBytes(32)): (selectorKey: string) => string {
   return (k) => createHmac('sha256', key).update(k, 'utf8').digest('hex').slice(0, 32);
 }
-
-/** The channel key every "replica" of a test shares (production derives it from the seal key ring). */
-export const TEST_CHANNEL_AUTH = new MessageAuth({ key: Buffer.alloc(32, 0x5a) });
 
 export const uniquePrefix = () => `t${randomBytes(4).toString('hex')}`;
 
@@ -33,5 +29,5 @@ export function redisClient(t: ExecutionContext, target: RedisInstance | RedisCl
 
 export function redisBus(t: ExecutionContext, target: RedisInstance | RedisCluster, prefix: string, tagOf: (k: string) => string): { bus: WatchBus; client: Redis | Cluster } {
   const client = redisClient(t, target);
-  return { bus: createRedisWatchBus({ redis: client, tagOf, keyPrefix: prefix, commandTimeoutMs: 1000, auth: TEST_CHANNEL_AUTH }), client };
+  return { bus: createRedisWatchBus({ redis: client, tagOf, keyPrefix: prefix, commandTimeoutMs: 1000 }), client };
 }

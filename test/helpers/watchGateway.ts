@@ -10,7 +10,7 @@ import { RECOMMENDED_SERVER_OPTIONS } from '../../src/server/limits';
 import { buildServer, createHealth } from '../../src/server/server';
 import { createMemoryBus } from '../../src/watch/memoryBus';
 import { createWatchHub, type WatchHub, type WatchHubOptions } from '../../src/watch/hub';
-import type { SecretReader } from '../../src/watch/reader';
+import type { SecretFeed } from '../../src/watch/reader';
 import { gatewayClient } from './grpc';
 
 export interface TestGateway {
@@ -22,7 +22,7 @@ export interface TestGateway {
 }
 
 export interface TestGatewayOptions {
-  reader: SecretReader;
+  reader: SecretFeed;
   /** Hub options (a private in-memory bus unless `bus` is given). */
   hub?: Partial<WatchHubOptions>;
   service?: Partial<Omit<SecretsGatewayServiceOptions, 'reader' | 'watchHub'>>;

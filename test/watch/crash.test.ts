@@ -1,16 +1,18 @@
 /**
  * A poller replica that dies without cleanup (SIGKILL, as when a node is lost): its lease and its
  * interest lapse on their own, another replica takes over polling, and watchers keep getting
- * rotations.
+ * rotations. Every replica runs a real SecretStore over the one Redis, so the poller's writes reach
+ * the others on the cache's change feed.
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { selectorKey } from '../../src/model';
-import { FakeReader, version } from '../helpers/fakeReader';
+import { keyRingFrom, RedisTier, SecretStore } from '../../src/cache';
+import { FakeSource, version } from '../helpers/fakeSource';
 import { startRedis, type RedisInstance } from '../helpers/redis';
-import { keyedTagOf, redisBus, uniquePrefix } from '../helpers/redisWatch';
+import { keyedTagOf, redisBus, redisClient, uniquePrefix } from '../helpers/redisWatch';
 import { delay, eventually, openWatch, startTestGateway, type TestGateway, type WatchRecorder } from '../helpers/watchGateway';
 import { TIMING } from './scenarios';
 
@@ -42,26 +44,28 @@ test('a SIGKILLed poller is replaced after its lease lapses, and its interest ex
   });
   await eventually(() => holding, 15_000, 'the child to hold the lease');
 
-  const reader = new FakeReader();
-  reader.set(version('db', 'v1'));
+  let current = 'v1';
+  const source = new FakeSource({ respond: (sel) => version(sel.name, current, `value-${current}`) });
   const gws: TestGateway[] = [];
   const ws: WatchRecorder[] = [];
   for (let i = 0; i < 2; i++) {
     const { bus } = redisBus(t, redis, prefix, tagOf);
-    const gw = await startTestGateway(t, { reader, hub: { ...TIMING, bus, replicaId: `parent-${i}` } });
-    await gw.hub.ready();
+    const store = new SecretStore({ source, tier: new RedisTier(redisClient(t, redis), prefix), keyRing: keyRingFrom([{ id: 'k1', material: key }]), config: { keyPrefix: prefix, refreshAheadRatio: 0 } });
+    t.teardown(() => store.close());
+    await store.ready();
+    const gw = await startTestGateway(t, { reader: store, hub: { ...TIMING, bus, replicaId: `parent-${i}` } });
     gws.push(gw);
     const w = openWatch(t, gw.client, { name: 'db' });
     await w.nextSecret('v1');
     ws.push(w);
   }
   await delay(500);
-  t.is(reader.forceCalls(), 0, 'the child polls for everyone while it lives');
+  t.is(source.calls, 0, 'the child polls for everyone while it lives');
   t.true(childPolls > 0);
 
   child.kill('SIGKILL');
-  await eventually(() => reader.forceCalls() > 0, 5000, 'a surviving replica to take over polling');
-  reader.rotate('db', 'v2');
+  await eventually(() => source.calls > 0, 5000, 'a surviving replica to take over polling');
+  current = 'v2';
   await Promise.all(ws.map((w) => w.nextSecret('v2')));
 
   // The dead replica's interest lapses (3 × lease) without anyone removing it.

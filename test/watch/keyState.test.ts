@@ -18,13 +18,13 @@ function gatedReader() {
 
 function keyState(reader: SecretReader) {
   const closed = new AbortController();
-  const k = new KeyState(sel, 'tag', { reader, log: silentLogger, closed: closed.signal, readTimeoutMs: 5000 });
+  const k = new KeyState(sel, { reader, log: silentLogger, closed: closed.signal, readTimeoutMs: 5000 });
   const sub = new CoalescingSubscriber();
   k.subscribers.add(sub);
   return { k, sub, close: () => closed.abort() };
 }
 
-test('a cache read in flight when a poll lands never takes the stream back to an older version', async (t) => {
+test('updates and reads that arrive out of order never take the stream back to an older version', async (t) => {
   const { reader, pending } = gatedReader();
   const { k, sub, close } = keyState(reader);
   t.teardown(close);
@@ -35,34 +35,45 @@ test('a cache read in flight when a poll lands never takes the stream back to an
   t.is((await first).secret.versionId, 'v1');
   t.is((await sub.next(signal, 10))?.secret.versionId, 'v1');
 
-  // Another replica polled v2: a catch-up read starts; meanwhile this replica's own poll sees v3.
-  k.onChecked({ versionId: 'v2', checkedAtMs: 200 });
+  // The feed says v3 (checked at 300); the catch-up read starts. The update for v2 (checked at
+  // 200) arrives late: it is older news and starts nothing.
+  k.onWritten({ versionId: 'v3', checkedAtMs: 300 });
   await eventually(() => pending.length === 2);
-  k.acceptPolled(result('v3', 300));
+  // The read answers v2 (the shared tier not yet written): older than the update, not applied.
   pending[1]!(result('v2', 200));
   await delay(20);
-  t.is((await sub.next(signal, 10))?.secret.versionId, 'v3');
-  t.is(await sub.next(signal, 10), undefined, 'v2 was not delivered after v3');
-  t.is(k.freshness()?.checkedAtMs, 300);
+  t.is(await sub.next(signal, 10), undefined, 'v2 was not delivered');
+  k.onWritten({ versionId: 'v2', checkedAtMs: 200 });
+  await delay(20);
+  t.is(pending.length, 2, 'a late update for an older version starts no read');
+  k.onWritten({ versionId: 'v3', checkedAtMs: 310 });
+  await eventually(() => pending.length === 3);
+  pending[2]!(result('v3', 310));
+  t.is((await sub.next(signal, 2000))?.secret.versionId, 'v3');
+  k.onWritten({ versionId: 'v2', checkedAtMs: 250 });
+  await delay(20);
+  t.is(pending.length, 3, 'nothing older than v3 is read again');
+  t.is(await sub.next(signal, 10), undefined);
+  t.is(k.freshness()?.checkedAtMs, 310);
 });
 
-test('a replica whose L1 still holds the old version catches up from the shared tier, never from KMS', async (t) => {
+test('a replica whose L1 held the old version catches up with one plain read, never from KMS', async (t) => {
   const fake = new FakeReader();
   fake.set(version('db', 'v1'));
-  const l1 = fake.withL1(60_000);
-  const { k, sub, close } = keyState(l1);
+  const here = fake.withL1(60_000);
+  const { k, sub, close } = keyState(here);
   t.teardown(close);
+  here.subscribe(sel, (u) => u.type === 'written' && k.onWritten(u));
   const signal = new AbortController().signal;
   await k.initial(signal);
   await sub.next(signal, 10);
-  // The poller (elsewhere) confirms v2 a little later and writes the shared tier.
+  // Another replica confirms v2 and writes the shared tier; the feed drops this replica's L1 entry.
   await delay(30);
   fake.rotate('db', 'v2');
-  const polled = await fake.get(sel, { maxStalenessMs: 0 });
-  k.onChecked({ versionId: 'v2', checkedAtMs: polled.freshness.checkedAtMs });
+  await fake.withL1(60_000).get(sel, { maxStalenessMs: 0 });
   t.is((await sub.next(signal, 2000))?.secret.versionId, 'v2');
   t.is(fake.forceCalls(), 1, 'only the poller forced a KMS read');
   const catchUp = fake.calls.slice(2);
-  t.is(catchUp[0]!.maxStalenessMs, undefined, 'first a plain read (L1 answered v1)');
-  t.true(catchUp[1]!.maxStalenessMs! > 0, 'then a bounded read that skips the stale L1');
+  t.is(catchUp.length, 1);
+  t.is(catchUp[0]!.maxStalenessMs, undefined, 'a plain read');
 });

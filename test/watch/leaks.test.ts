@@ -8,7 +8,7 @@ import { createMemoryBus } from '../../src/watch/memoryBus';
 import { runWatchStream, type WatchMessage } from '../../src/watch/stream';
 import { FakeReader, version } from '../helpers/fakeReader';
 import { startRedis } from '../helpers/redis';
-import { keyedTagOf, redisClient, TEST_CHANNEL_AUTH, uniquePrefix } from '../helpers/redisWatch';
+import { keyedTagOf, redisClient, uniquePrefix } from '../helpers/redisWatch';
 import { createRedisWatchBus } from '../../src/watch/redisBus';
 import { delay, eventually } from '../helpers/watchGateway';
 
@@ -27,9 +27,8 @@ test.serial('hubs, detectors, buses and streams release every timer and socket',
   const client = redisClient(t, redis);
   const hubs = [
     createWatchHub({ reader, bus: createMemoryBus(), pollIntervalMs: 50, leaseMs: 150 }),
-    createWatchHub({ reader, bus: createRedisWatchBus({ redis: client, tagOf, keyPrefix: prefix, auth: TEST_CHANNEL_AUTH }), pollIntervalMs: 50, leaseMs: 150 }),
+    createWatchHub({ reader, bus: createRedisWatchBus({ redis: client, tagOf, keyPrefix: prefix }), pollIntervalMs: 50, leaseMs: 150 }),
   ];
-  await Promise.all(hubs.map((h) => h.ready()));
   const streams = hubs.map((hub) => {
     const ac = new AbortController();
     const got: WatchMessage[] = [];
@@ -50,6 +49,7 @@ test.serial('hubs, detectors, buses and streams release every timer and socket',
   for (const s of streams) s.ac.abort(new Error('client gone'));
   for (const s of streams) t.is(((await s.done) as Error).message, 'client gone');
   t.deepEqual(hubs.map((h) => h.stats().subscribers), [0, 0]);
+  t.is(reader.feedListeners, 0, 'the hubs left the cache feed');
   await Promise.all(hubs.map((h) => h.close()));
   client.disconnect();
   await eventually(() => handles().length <= baseline.length, 3000, 'handles to return to the baseline').catch(() => undefined);

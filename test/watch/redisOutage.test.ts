@@ -19,8 +19,7 @@ test('with Redis down each replica polls for its own watchers; afterwards one po
   const gws: TestGateway[] = [];
   const ws: WatchRecorder[] = [];
   for (let i = 0; i < 2; i++) {
-    const gw = await startTestGateway(t, { reader, hub: { ...TIMING, bus: redisBus(t, redis, prefix, tagOf).bus, replicaId: `r${i}` } });
-    await gw.hub.ready();
+    const gw = await startTestGateway(t, { reader: reader.withL1(0), hub: { ...TIMING, bus: redisBus(t, redis, prefix, tagOf).bus, replicaId: `r${i}` } });
     gws.push(gw);
     const w = openWatch(t, gw.client, { name: 'db' });
     await w.nextSecret('v1');
@@ -30,6 +29,7 @@ test('with Redis down each replica polls for its own watchers; afterwards one po
   await eventually(() => sum((s) => s.pollingKeys) === 1, 3000, 'one poller');
 
   await redis.kill();
+  reader.partitioned = true; // the cache's feed runs over the same Redis
   reader.rotate('db', 'v2');
   await eventually(() => sum((s) => s.degradedKeys) === 2, 8000, 'both replicas to poll on their own');
   await Promise.all(ws.map((w) => w.nextSecret('v2', 8000)));
@@ -37,6 +37,7 @@ test('with Redis down each replica polls for its own watchers; afterwards one po
   for (const w of ws) t.false(w.ended, 'streams stayed open');
 
   await redis.start();
+  reader.partitioned = false;
   await eventually(() => sum((s) => s.pollingKeys) === 1 && sum((s) => s.degradedKeys) === 0, 8000, 'one poller again');
   const before = gws.map((g) => g.hub.stats().polls);
   reader.rotate('db', 'v3');

@@ -1,7 +1,7 @@
 /**
  * Multi-replica scenarios, shared by the standalone-Redis and Redis Cluster test files: three
  * gateways (real gRPC servers, each with its own hub and Redis connections) over one Redis and
- * one fake cache, with per-replica L1 tiers that keep the old version unless bypassed.
+ * one fake cache, with per-replica L1 tiers that keep the old version until the feed drops it.
  */
 import type { ExecutionContext } from 'ava';
 import { selectorKey } from '../../src/model';
@@ -34,9 +34,8 @@ export async function threeReplicas(t: ExecutionContext, target: RedisInstance |
   for (let i = 0; i < 3; i++) {
     const rb = redisBus(t, target, prefix, tagOf);
     client ??= rb.client;
-    // Each replica has an L1 that would serve the old version for a minute: the hub must bypass it.
+    // Each replica has an L1 that would serve the old version for a minute, unless the feed drops it.
     const gw = await startTestGateway(t, { reader: reader.withL1(60_000), hub: { ...TIMING, bus: rb.bus, replicaId: `replica-${i}` }, service: { heartbeatMs: 200 } });
-    await gw.hub.ready();
     gateways.push(gw);
   }
   return { reader, gateways, prefix, tagOf, client: client! };
