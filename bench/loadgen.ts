@@ -120,9 +120,9 @@ export interface WatchRun {
 }
 
 /** Opens `streams` WatchSecret streams; `want` marks the awaited version (its id, chosen before the rotation). */
-export function startWatch(o: { targets: string[]; request: Uint8Array; conns: number; streams: number; want: string; deliverTimeoutMs?: number }): WatchRun {
+export function startWatch(o: { targets: string[]; request: Uint8Array; conns: number; streams: number; openRate?: number; want: string; deliverTimeoutMs?: number }): WatchRun {
   const args = [...common(o), '-mode', 'watch', '-method', '/secretsgateway.v1.SecretsGatewayService/WatchSecret', '-streams', String(o.streams), '-want', o.want,
-    '-deliver-timeout', `${o.deliverTimeoutMs ?? 60_000}ms`];
+    '-deliver-timeout', `${o.deliverTimeoutMs ?? 60_000}ms`, '-open-rate', String(o.openRate ?? 0)];
   const child = track(spawn(loadgenBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] }));
   let err = '';
   child.stderr.on('data', (b: Buffer) => (err = (err + b.toString()).slice(-10_000)));

@@ -2,7 +2,7 @@
  * `npm run bench`: every figure of BENCHMARKS.md, gateway against the logic-free baseline, from
  * one run on this machine, and writes BENCHMARKS.md. `npm run bench -- --smoke` (or BENCH_SMOKE=1)
  * runs each figure tiny and prints the results instead. Knobs: BENCH_ROUNDS, BENCH_ROUND_MS,
- * BENCH_WATCHERS, BENCH_WATCH_CONNS, BENCH_COLD_READS, BENCH_WARM_SECRETS; BENCH_NOTE adds a line
+ * BENCH_WATCHERS, BENCH_WATCH_CONNS, BENCH_WATCH_OPEN_RATE, BENCH_COLD_READS, BENCH_WARM_SECRETS; BENCH_NOTE adds a line
  * about the machine. Loopback only.
  */
 import { writeFileSync } from 'node:fs';
@@ -25,6 +25,7 @@ function params(smoke: boolean): BenchParams {
     roundMs: n('BENCH_ROUND_MS', base.roundMs),
     watchers: n('BENCH_WATCHERS', base.watchers),
     watchConns: n('BENCH_WATCH_CONNS', base.watchConns),
+    watchOpenRate: n('BENCH_WATCH_OPEN_RATE', base.watchOpenRate),
     coldReads: n('BENCH_COLD_READS', base.coldReads),
     warmSecrets: n('BENCH_WARM_SECRETS', base.warmSecrets),
   };

@@ -6,7 +6,7 @@
 //	unary, closed loop:  -targets A,B -request B64 -conns 4 -inflight 32 -duration 5s
 //	unary, open loop:    ... -rate 8000 (requests/s; latency measured from each request's planned start)
 //	unary, fixed count:  ... -requests 1000 -inflight 1000 (every request at once, then stop)
-//	watch:               -mode watch -method /…/WatchSecret -streams 50000 -conns 50 -want VERSION
+//	watch:               -mode watch -method /…/WatchSecret -streams 50000 -conns 50 -open-rate 2000 -want VERSION
 package main
 
 import (
@@ -48,6 +48,7 @@ type options struct {
 	rate                         float64
 	duration, warmup             time.Duration
 	streams                      int
+	openRate                     float64
 	want                         []byte
 	readyTimeout, deliverTimeout time.Duration
 	caFile, certFile, keyFile    string
@@ -72,6 +73,7 @@ func parse() (string, options) {
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "unary: measured duration")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "unary: load before measuring, not counted")
 	flag.IntVar(&o.streams, "streams", 1000, "watch: streams to open")
+	flag.Float64Var(&o.openRate, "open-rate", 0, "watch: open this many streams per second (0: all at once)")
 	want := flag.String("want", "", "watch: a Secret message containing these bytes is the awaited delivery")
 	flag.DurationVar(&o.readyTimeout, "ready-timeout", 120*time.Second, "watch: longest wait for every stream's first message")
 	flag.DurationVar(&o.deliverTimeout, "deliver-timeout", 60*time.Second, "watch: longest wait for every delivery")
@@ -307,6 +309,9 @@ func runWatch(o options, conns []*grpc.ClientConn) {
 	defer cancel()
 	t0 := time.Now()
 	for i := 0; i < o.streams; i++ {
+		if o.openRate > 0 {
+			time.Sleep(time.Until(t0.Add(time.Duration(float64(i) / o.openRate * float64(time.Second)))))
+		}
 		go func(cc *grpc.ClientConn) {
 			cs, err := cc.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, o.method, codec)
 			if err == nil {
