@@ -1,80 +1,57 @@
 /**
- * `npm run bench`: GetSecret served from the in-process cache, against a bare grpc-js echo server
- * with a reply of the same size, in one run, side by side: each server in its own process, the
- * load from this one, the same concurrency and duration, alternating rounds. Reports throughput,
- * p50/p99 latency and the gateway/echo ratio. Loopback only; every loop is bounded in time.
+ * `npm run bench`: every figure of BENCHMARKS.md, gateway against the logic-free baseline, from
+ * one run on this machine, and writes BENCHMARKS.md. `npm run bench -- --smoke` (or BENCH_SMOKE=1)
+ * runs each figure tiny and prints the results instead. Knobs: BENCH_ROUNDS, BENCH_ROUND_MS,
+ * BENCH_WATCHERS, BENCH_WATCH_CONNS, BENCH_WATCH_OPEN_RATE, BENCH_COLD_READS, BENCH_WARM_SECRETS; BENCH_NOTE adds a line
+ * about the machine. Loopback only.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { credentials, makeGenericClientConstructor, Metadata, type Client } from '@grpc/grpc-js';
-import { SecretsGatewayServiceClient } from '../src/gen/secretsgateway/v1/secrets_gateway';
-import { ECHO_SERVICE } from './echo';
+import { FULL, runBench, SMOKE, type BenchParams } from './bench';
+import { renderReport } from './report';
 
-const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 4000);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
-
-function startServer(kind: string): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'server.ts'), kind], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    child.stdout!.once('data', (d: Buffer) => resolve({ port: Number(d.toString().trim()), child }));
-    child.once('exit', (code) => reject(new Error(`${kind} server exited ${code}`)));
-  });
+function params(smoke: boolean): BenchParams {
+  const base = smoke ? SMOKE : FULL;
+  const n = (name: string, dflt: number) => {
+    const v = process.env[name];
+    if (v === undefined || v === '') return dflt;
+    const x = Number(v);
+    if (!Number.isInteger(x) || x < 1) throw new RangeError(`${name} must be a positive integer, got ${JSON.stringify(v)}`);
+    return x;
+  };
+  return {
+    ...base,
+    rounds: n('BENCH_ROUNDS', base.rounds),
+    roundMs: n('BENCH_ROUND_MS', base.roundMs),
+    watchers: n('BENCH_WATCHERS', base.watchers),
+    watchConns: n('BENCH_WATCH_CONNS', base.watchConns),
+    watchOpenRate: n('BENCH_WATCH_OPEN_RATE', base.watchOpenRate),
+    coldReads: n('BENCH_COLD_READS', base.coldReads),
+    warmSecrets: n('BENCH_WARM_SECRETS', base.warmSecrets),
+  };
 }
 
-type Call = () => Promise<void>;
-
-async function load(call: Call): Promise<{ rps: number; p50: number; p99: number; errors: number }> {
-  const lat: number[] = [];
-  let errors = 0;
-  const end = Date.now() + DURATION_MS;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (Date.now() < end) {
-        const t0 = process.hrtime.bigint();
-        try {
-          await call();
-          lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
-        } catch {
-          errors++;
-        }
-      }
-    }),
-  );
-  lat.sort((a, b) => a - b);
-  const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN;
-  return { rps: Math.round(lat.length / (DURATION_MS / 1000)), p50: q(0.5), p99: q(0.99), errors };
-}
-
-async function main() {
-  const echo = await startServer('echo');
-  const gw = await startServer('gateway');
-  try {
-    const Echo = makeGenericClientConstructor(ECHO_SERVICE, 'Echo');
-    const echoClient = new Echo(`127.0.0.1:${echo.port}`, credentials.createInsecure()) as unknown as Client & { echo(r: Buffer, cb: (e: Error | null) => void): void };
-    const gwClient = new SecretsGatewayServiceClient(`127.0.0.1:${gw.port}`, credentials.createInsecure());
-    const req = { name: 'demo/db-password', versionStage: '', versionId: '', regionId: '', fetchExtendedConfig: false };
-    const calls: Record<string, Call> = {
-      'grpc-js echo (baseline)': () => new Promise((resolve, reject) => echoClient.echo(Buffer.alloc(40), (e) => (e ? reject(e) : resolve()))),
-      'GetSecret (cache hit)': () => new Promise((resolve, reject) => gwClient.getSecret(req, new Metadata(), (e) => (e ? reject(e) : resolve()))),
-    };
-    for (const c of Object.values(calls)) for (let i = 0; i < 200; i++) await c(); // warm up JIT, channels and the cache
-    const results: Record<string, { rps: number; p50: number; p99: number; errors: number }[]> = {};
-    for (let r = 0; r < ROUNDS; r++) for (const [name, c] of Object.entries(calls)) (results[name] ??= []).push(await load(c));
-    console.log(`concurrency ${CONCURRENCY}, ${ROUNDS} alternating rounds of ${DURATION_MS} ms each, loopback, 2-core machine`);
-    const best = (name: string) => results[name]!.reduce((a, b) => (b.rps > a.rps ? b : a));
-    for (const name of Object.keys(calls)) {
-      const b = best(name);
-      console.log(`${name.padEnd(26)} ${String(b.rps).padStart(7)} req/s   p50 ${b.p50.toFixed(2)} ms   p99 ${b.p99.toFixed(2)} ms   errors ${b.errors}`);
-    }
-    const [base, gwName] = Object.keys(calls) as [string, string];
-    console.log(`GetSecret / echo throughput ratio: ${(best(gwName).rps / best(base).rps).toFixed(2)}`);
-    echoClient.close();
-    gwClient.close();
-  } finally {
-    echo.child.kill('SIGKILL');
-    gw.child.kill('SIGKILL');
+async function main(): Promise<number> {
+  process.env.ALIBABA_CLOUD_ECS_METADATA_DISABLED = 'true';
+  const smoke = process.argv.includes('--smoke') || process.env.BENCH_SMOKE === '1';
+  const p = params(smoke);
+  const t0 = Date.now();
+  const results = await runBench(p, (line) => process.stderr.write(`bench: ${line}\n`));
+  const command = `npm run bench${smoke ? ' -- --smoke' : ''}`;
+  const report = renderReport(results, { command, env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_') && k !== 'BENCH_NOTE') as [string, string][]), totalMs: Date.now() - t0, note: process.env.BENCH_NOTE });
+  if (smoke) process.stdout.write(report);
+  else {
+    writeFileSync(join(__dirname, '..', 'BENCHMARKS.md'), report);
+    process.stdout.write(report);
+    process.stderr.write('bench: wrote BENCHMARKS.md\n');
   }
+  return 0;
 }
 
-void main();
+main().then(
+  (code) => process.exit(code),
+  (e: Error) => {
+    process.stderr.write(`bench: ${e.stack ?? e.message}\n`);
+    process.exit(1);
+  },
+);
