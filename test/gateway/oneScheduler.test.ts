@@ -13,8 +13,8 @@ import { startReplicas } from '../helpers/replicas';
 import { delay, eventually } from '../helpers/watchGateway';
 
 const NAME = 'app/hot';
-const POLL_MS = 500;
-const TTL_MS = 500;
+const POLL_MS = 1000;
+const TTL_MS = 1000; // the smallest SECRETS_GATEWAY_CACHE_TTL_MS accepts
 /** The shortest cadence of either mechanism: refresh-ahead at 0.75 × TTL, polls at 0.9 × interval. */
 const CADENCE_MS = Math.min(0.75 * TTL_MS, 0.9 * POLL_MS);
 
@@ -30,7 +30,7 @@ test('a hot, watched key on two replicas: about one KMS call per cadence, cluste
   };
   // Refresh-ahead due before the poll: two schedulers would each ask KMS on their own cadence.
   const tuning = { ttlMs: TTL_MS, ttlJitterRatio: 0, refreshAheadRatio: 0.75, l1TtlMs: 100 };
-  const { clients } = await startReplicas(t, { count: 2, redisUrl: redis.url, source, env, tuning, watchLeaseMs: 900 });
+  const { clients } = await startReplicas(t, { count: 2, redisUrl: redis.url, source, env, tuning, watchLeaseMs: 1800 });
   const streams = clients.map((c) => {
     const s = c.watchSecret({ name: NAME, versionStage: '', regionId: '', lastVersionId: '' });
     const got: WatchSecretResponse[] = [];
