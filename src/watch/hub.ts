@@ -15,6 +15,7 @@ import { KeyState } from './keyState';
 import type { FreshnessInfo, KeyUpdate, ReadResult, SecretFeed } from './reader';
 import { CoalescingSubscriber } from './subscriber';
 import { timeoutSignal } from '../abort';
+import { defaultOf, rangeOf } from '../config/settings';
 
 type EvictReason = Extract<KeyUpdate, { type: 'evicted' }>['reason'];
 
@@ -23,7 +24,7 @@ export interface WatchHubOptions {
   reader: SecretFeed;
   /** Poll leases and interest: Redis (`createRedisWatchBus`) or in-memory (`createMemoryBus`). The hub closes it. */
   bus: WatchBus;
-  /** How often the cluster checks each watched secret with KMS (before jitter). @default 60000 */
+  /** How often the cluster checks each watched secret with KMS (before jitter). @default setting SECRETS_GATEWAY_WATCH_POLL_INTERVAL_MS (serve) */
   pollIntervalMs?: number;
   /** 0–0.5: up to this fraction of each interval is cut at random. @default 0.1 */
   jitter?: number;
@@ -202,7 +203,7 @@ type Resolved = Required<Pick<WatchHubOptions, 'pollIntervalMs' | 'jitter' | 'ro
 
 function resolveOptions(opts: WatchHubOptions): Resolved {
   const o: Resolved = {
-    pollIntervalMs: opts.pollIntervalMs ?? 60_000,
+    pollIntervalMs: opts.pollIntervalMs ?? defaultOf('SECRETS_GATEWAY_WATCH_POLL_INTERVAL_MS'),
     jitter: opts.jitter ?? 0.1,
     rotationDelayMs: opts.rotationDelayMs ?? 5_000,
     leaseMs: opts.leaseMs ?? 15_000,
@@ -210,8 +211,9 @@ function resolveOptions(opts: WatchHubOptions): Resolved {
     replicaId: opts.replicaId ?? `${hostname()}-${randomBytes(4).toString('hex')}`,
     random: opts.random ?? Math.random,
   };
+  // The setting's upper bound; below, the hub goes further than the setting (tests poll every few ms).
   const ranges: [keyof Resolved, number, number][] = [
-    ['pollIntervalMs', 10, 86_400_000],
+    ['pollIntervalMs', 10, rangeOf('SECRETS_GATEWAY_WATCH_POLL_INTERVAL_MS')[1]],
     ['jitter', 0, 0.5],
     ['rotationDelayMs', 0, 3_600_000],
     ['leaseMs', 30, 600_000],

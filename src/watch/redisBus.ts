@@ -21,15 +21,15 @@ export interface RedisWatchBusOptions {
    * Redis reveal no secret names and cannot confirm a guess. Every replica must use the same one.
    */
   tagOf: (selectorKey: string) => string;
-  /** Prefix of every key and channel (no braces). @default 'sg' */
-  keyPrefix?: string;
+  /** Prefix of every key (no braces): the cache's `keyPrefix`. */
+  keyPrefix: string;
   /** Upper bound on each Redis call of the bus, so a hung Redis cannot stall polling. @default 2000 */
   commandTimeoutMs?: number;
 }
 
 
 export function createRedisWatchBus(opts: RedisWatchBusOptions): WatchBus {
-  const p = `${opts.keyPrefix ?? 'sg'}:w`;
+  const p = `${opts.keyPrefix}:w`;
   const watchedKey = `${p}:watched`;
   const leaseKey = (tag: string) => `${p}:{${tag}}:lease`;
   const interestKey = (tag: string) => `${p}:{${tag}}:int`;
