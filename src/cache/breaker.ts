@@ -39,4 +39,21 @@ export class Breaker {
       throw new SharedTierUnavailableError('shared cache call failed', {}, { cause: err });
     }
   }
+
+  /**
+   * Like `run`, but a reply that timed out is asked for once more. An event loop busy with a
+   * burst of calls fires a command's timer before it reads a reply that arrived in time; failing
+   * over to KMS on that would cost a KMS call per replica. `fn` must be safe to repeat.
+   */
+  async runPatient<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await this.run(fn);
+    } catch (err) {
+      if (!(err instanceof SharedTierUnavailableError) || !isTimeout(err.cause) || !this.available) throw err;
+      return this.run(fn);
+    }
+  }
 }
+
+/** ioredis rejects a command whose reply is late with this message (Command.js). */
+const isTimeout = (err: unknown): boolean => err instanceof Error && err.message === 'Command timed out';

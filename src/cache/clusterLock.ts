@@ -37,7 +37,8 @@ export class ClusterLock {
   /** One attempt. Null when someone else holds it; throws SharedTierUnavailableError when the tier is down. */
   async tryAcquire(tag: string): Promise<HeldLock | null> {
     const token = randomBytes(16).toString('base64url');
-    if (!(await this.breaker.run(() => this.tier.tryLock(tag, token, this.leaseMs)))) return null;
+    // Repeatable: taking a lock that `token` already holds succeeds (a reply lost to a timeout).
+    if (!(await this.breaker.runPatient(() => this.tier.tryLock(tag, token, this.leaseMs)))) return null;
     this.heldCount++;
     let lost = false;
     let released = false;

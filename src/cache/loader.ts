@@ -133,7 +133,7 @@ export class Loader {
 
   /** Reads and opens what L2 holds for `t` (through the breaker; throws when the tier is unavailable). */
   async read(t: Target): Promise<Decoded> {
-    const r: SharedRead = await this.d.breaker.run(() => this.d.tier.read(t.tag));
+    const r: SharedRead = await this.d.breaker.runPatient(() => this.d.tier.read(t.tag));
     const entry = r.value !== null ? this.d.codec.openValue(t.key, r.value) : null;
     const negative = r.negative !== null ? this.d.codec.openNegative(t.key, r.negative) : null;
     return { entry, negative, raw: `${r.value ?? ''}\n${r.negative ?? ''}` };

@@ -45,10 +45,12 @@ return 1`,
   /**
    * KEYS: lock or lease. ARGV: token, ttlMs, maxTtlMs. Takes it when free, or when what holds it
    * is not one of ours: no expiry, or a TTL above `maxTtlMs` (the gateway never sets more).
+   * Already held by `token`: 1 (so a caller whose reply timed out may simply ask again).
    */
   sgAcquire: [
     1,
-    `local ttl = redis.call('PTTL', KEYS[1])
+    `if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
+local ttl = redis.call('PTTL', KEYS[1])
 if ttl == -2 or ttl == -1 or ttl > tonumber(ARGV[3]) then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return 1

@@ -112,6 +112,20 @@ test('breaker: opens after N failures, fails fast, probes once after openMs, clo
   t.deepEqual(states, ['open', 'closed']);
 });
 
+test('breaker.runPatient: a reply that timed out is asked for once more; other failures, and a second timeout, are not', async (t) => {
+  const b = new Breaker({ failureThreshold: 5, openMs: 1000 });
+  let calls = 0;
+  const lateOnce = async () => (++calls === 1 ? Promise.reject(new Error('Command timed out')) : 'ok');
+  t.is(await b.runPatient(lateOnce), 'ok');
+  t.is(calls, 2);
+  calls = 0;
+  await t.throwsAsync(b.runPatient(async () => (calls++, Promise.reject(new Error('ECONNREFUSED')))), { instanceOf: SharedTierUnavailableError });
+  t.is(calls, 1, 'a refused connection is not retried');
+  calls = 0;
+  await t.throwsAsync(b.runPatient(async () => (calls++, Promise.reject(new Error('Command timed out')))), { instanceOf: SharedTierUnavailableError });
+  t.is(calls, 2, 'a hung Redis costs two timeouts, not more');
+});
+
 test('fill waiters: notify wakes, timeout wakes, abort wakes; the registry is bounded and empties', async (t) => {
   const w = new FillWaiters(2);
   const a = w.wait('t', 10_000);
