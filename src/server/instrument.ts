@@ -8,7 +8,8 @@ import { status, type handleServerStreamingCall, type handleUnaryCall, type Serv
 import { context, SpanKind, SpanStatusCode, type Span, type TextMapGetter, type Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { Metadata } from '@grpc/grpc-js';
-import { Freshness_Source, type GetSecretRequest, type GetSecretResponse, type WatchSecretRequest, type WatchSecretResponse } from '../gen/secretsgateway/v1/secrets_gateway';
+import { Freshness_Source, type GetSecretRequest, type WatchSecretRequest, type WatchSecretResponse } from '../gen/secretsgateway/v1/secrets_gateway';
+import { EncodedAnswer, type GetSecretAnswer } from './answerWire';
 import type { GatewayInstruments } from '../telemetry/instruments';
 import { SERVICE_NAME } from './server';
 
@@ -63,11 +64,11 @@ function begin(tel: ServerTelemetry, method: string, nameOf: () => string | unde
   };
 }
 
-export function instrumentGetSecret(tel: ServerTelemetry, handler: handleUnaryCall<GetSecretRequest, GetSecretResponse>): handleUnaryCall<GetSecretRequest, GetSecretResponse> {
+export function instrumentGetSecret(tel: ServerTelemetry, handler: handleUnaryCall<GetSecretRequest, GetSecretAnswer>): handleUnaryCall<GetSecretRequest, GetSecretAnswer> {
   return (call, callback) => {
     const t = begin(tel, 'GetSecret', () => validatedNames.get(call), call.metadata);
     handler(call, (err, res, ...rest) => {
-      const source = res?.freshness ? Freshness_Source[res.freshness.source].replace('SOURCE_', '') : undefined;
+      const source = res instanceof EncodedAnswer ? res.source : res?.freshness ? Freshness_Source[res.freshness.source].replace('SOURCE_', '') : undefined;
       if (source) {
         t.span.setAttribute('secretsgateway.cache.source', source);
         tel.instruments.cacheAnswers.add(1, { source });
