@@ -292,6 +292,10 @@ test('an audit sink that cannot write makes calls fail closed with UNAVAILABLE: 
   const a = await get(client(t, e, { cert: e.m.clients.spiffe }), 'payments/db');
   t.is(a.code, grpc.status.UNAVAILABLE);
   t.is(a.res, undefined);
+  const hit = await get(client(t, e, { cert: e.m.clients.spiffe }), 'payments/db');
+  t.is(e.source.calls, 1, 'the value was cached by the first read: this one is an L1 hit, on the hot path');
+  t.is(hit.code, grpc.status.UNAVAILABLE);
+  t.is(hit.res, undefined);
   const denied = await get(client(t, e, { token: e.m.tokens.other }), 'payments/db');
   t.is(denied.code, grpc.status.UNAVAILABLE, 'a denial that cannot be recorded fails closed too');
   const stream = client(t, e, { cert: e.m.clients.spiffe }).watchSecret({ name: 'payments/db', versionStage: '', regionId: '', lastVersionId: '' });

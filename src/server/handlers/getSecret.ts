@@ -3,11 +3,11 @@
  * signal, audit, answer with encoded bytes. No business rules here: staleness and sources are the
  * cache's, who may read what is the policy's, status codes are `status.ts`'s.
  *
- * The hot path runs in the handler's own tick: when the caller is known without a token to verify,
- * the cache answers from L1 (`getLocal`) and there is no audit line to wait for, the answer leaves
- * with no promise, signal, timer or logger built, in the same order of checks. Anything else (a
- * token, a miss, an audit write, any failure) continues in `finish`, which is the path every call
- * took before.
+ * The hot path: when the caller is known without a token to verify and the cache answers from L1
+ * (`getLocal`), the checks run in the handler's own tick and the answer leaves with no signal,
+ * timer or logger built, in the same order of checks: at once without an audit sink, else as soon
+ * as the sink has taken the line (the one promise). Anything else (a token, a miss, any failure
+ * before the read) continues in `finish`, which is the path every call took before.
  */
 import type { handleUnaryCall, ServerUnaryCall } from '@grpc/grpc-js';
 import type { GetSecretRequest } from '../../gen/secretsgateway/v1/secrets_gateway';
@@ -41,13 +41,11 @@ interface Progress {
   caller?: Caller;
   sel?: SecretSelector;
   maxStalenessMs?: number;
-  /** Read from L1, not yet audited. */
-  r?: ReadResult;
   /** Thrown on the synchronous path. */
   err?: unknown;
 }
 
-/** The signal of a call answered in its own tick: nothing can cancel what already happened. */
+/** The signal of a call answered without a call context: the answer was read before any cancel could matter. */
 const NEVER_ABORTED = new AbortController().signal;
 const NO_BOUND = Object.freeze({});
 
@@ -74,6 +72,11 @@ export function createGetSecretHandler(deps: GetSecretDeps): handleUnaryCall<Get
     if (debug) logFor(deps.logger, call, caller, sel).debug('GetSecret answered', { source: r.freshness.source, durationMs: durationMs() });
   };
 
+  const fail = (call: Call, callback: Callback, p: Progress, failure: unknown, signal: AbortSignal, peer: string, durationMs: number) => {
+    logFailure(logFor(deps.logger, call, p.caller, p.sel, peer), 'GetSecret', failure, signal, durationMs);
+    callback(toServiceError(failure, signal));
+  };
+
   /** The rest of a call that could not be answered in its own tick: the full path, with the call's signal. */
   const finish = async (call: Call, callback: Callback, p: Progress, pending?: Promise<Caller>): Promise<void> => {
     const ctx = createCallContext(call);
@@ -90,7 +93,7 @@ export function createGetSecretHandler(deps: GetSecretDeps): handleUnaryCall<Get
         ...(access.rateLimits ? { admitMiss: () => access.rateLimits!.takeMiss(caller.limitKey) } : {}),
       };
       // abortable: even a reader that ignores the signal cannot hold the handler past the client.
-      r = p.r ?? (await abortable(reader.get(sel, opts), ctx.signal));
+      r = await abortable(reader.get(sel, opts), ctx.signal);
       const served = { versionId: r.secret.versionId, source: r.freshness.source };
       await audit(access, { method: 'GetSecret', caller, peer: ctx.peer, sel, served, clientSignal: ctx.signal, metadata: call.metadata });
       answer(call, callback, caller, sel, r, ctx.elapsedMs);
@@ -101,15 +104,14 @@ export function createGetSecretHandler(deps: GetSecretDeps): handleUnaryCall<Get
         const { caller, sel } = p;
         await audit(access, { method: 'GetSecret', caller, peer: ctx.peer, sel, err, clientSignal: ctx.signal, metadata: call.metadata }).catch((e: unknown) => (failure = e));
       }
-      logFailure(logFor(deps.logger, call, p.caller, p.sel, ctx.peer), 'GetSecret', failure, ctx.signal, ctx.elapsedMs());
-      callback(toServiceError(failure, ctx.signal));
+      fail(call, callback, p, failure, ctx.signal, ctx.peer, ctx.elapsedMs());
     } finally {
       ctx.close();
     }
   };
 
   return (call, callback) => {
-    const startedAtMs = debug ? Date.now() : 0;
+    const startedAtMs = Date.now();
     const p: Progress = {};
     let pending: Promise<Caller> | undefined;
     try {
@@ -118,12 +120,17 @@ export function createGetSecretHandler(deps: GetSecretDeps): handleUnaryCall<Get
       else {
         const sel = admit(call, caller, p);
         const r = reader.getLocal?.(sel, p.maxStalenessMs === undefined ? NO_BOUND : { maxStalenessMs: p.maxStalenessMs });
-        if (r && !access.audit) {
-          // No sink: the decision is only counted, and nothing is waited for.
-          decide(access, { method: 'GetSecret', caller, peer: caller.peer, sel, served: { versionId: r.secret.versionId, source: r.freshness.source }, clientSignal: NEVER_ABORTED, metadata: call.metadata });
-          return answer(call, callback, caller, sel, r, () => Date.now() - startedAtMs);
+        if (r) {
+          const record = decide(access, { method: 'GetSecret', caller, peer: caller.peer, sel, served: { versionId: r.secret.versionId, source: r.freshness.source }, clientSignal: NEVER_ABORTED, metadata: call.metadata });
+          const elapsed = () => Date.now() - startedAtMs;
+          if (record === undefined) return answer(call, callback, caller, sel, r, elapsed); // no sink: nothing to wait for
+          // The answer waits for its line, as on every path. The sink bounds the wait, so no call signal is needed.
+          void access.audit!.write(record).then(
+            () => answer(call, callback, caller, sel, r, elapsed),
+            (err: unknown) => fail(call, callback, p, err, NEVER_ABORTED, caller.peer, elapsed()),
+          );
+          return;
         }
-        if (r) p.r = r; // audited (awaited) in finish
       }
     } catch (err) {
       p.err = err;
