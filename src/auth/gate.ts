@@ -60,6 +60,7 @@ const BEARER = /^Bearer ([A-Za-z0-9_\-.~+/=]+)$/i;
 
 export class CallerGate {
   private readonly certs = new CertIdentities();
+  private readonly peerKeys = new PeerKeys();
 
   constructor(private readonly o: CallerGateOptions) {}
 
@@ -98,7 +99,7 @@ export class CallerGate {
     if (certId !== undefined) {
       return { identity: certId, via: 'x509', limitKey: certId, peer, ...(fromCert!.expiresAtMs !== undefined ? { expiresAtMs: fromCert!.expiresAtMs } : {}) };
     }
-    if (!this.enforcing) return { identity: null, via: 'none', limitKey: `peer:${peerHost(peer)}`, peer };
+    if (!this.enforcing) return { identity: null, via: 'none', limitKey: this.peerKeys.of(peer), peer };
     if (this.o.requireCertificate) throw new UnauthenticatedError('a client certificate signed by the configured client CA is required');
     if (header !== undefined) throw new UnauthenticatedError('bearer tokens are not accepted by this gateway');
     throw new UnauthenticatedError(
@@ -148,8 +149,8 @@ export function peerHost(peer: string): string {
 /** A certificate's identity and expiry, or why it cannot be one. */
 type CertVerdict = { identity: string; expiresAtMs?: number } | UnauthenticatedError;
 
-/** Certificates remembered at once: one per connected workload certificate is plenty. */
-const MAX_CERTS = 4096;
+/** Certificates (and peer addresses) remembered at once: one per connected workload is plenty. */
+const MAX_REMEMBERED = 4096;
 
 /**
  * What a client certificate proves, derived once per certificate rather than per call. grpc-js
@@ -158,7 +159,7 @@ const MAX_CERTS = 4096;
  * two certificates never share one. A certificate without a fingerprint is judged every time.
  */
 class CertIdentities {
-  private readonly byFingerprint = new LRUCache<string, CertVerdict>({ max: MAX_CERTS });
+  private readonly byFingerprint = new LRUCache<string, CertVerdict>({ max: MAX_REMEMBERED });
 
   of(cert: PeerCertificate): CertVerdict | undefined {
     const fp = typeof cert.fingerprint256 === 'string' && cert.fingerprint256 !== '' ? cert.fingerprint256 : undefined;
@@ -186,4 +187,19 @@ function judgeCertificate(cert: PeerCertificate): CertVerdict | undefined {
   if (!fromUriSan && /[:/]/.test(certId)) throw new UnauthenticatedError('a certificate DNS name or CN identity may not contain ":" or "/"');
   const notAfter = Date.parse(cert.valid_to ?? '');
   return { identity: certId, ...(Number.isFinite(notAfter) ? { expiresAtMs: notAfter } : {}) };
+}
+
+/** `peer:<host>` per peer address, remembered (a connection makes many calls) up to a bound, then started over. */
+class PeerKeys {
+  private readonly keys = new Map<string, string>();
+
+  of(peer: string): string {
+    let key = this.keys.get(peer);
+    if (key === undefined) {
+      if (this.keys.size >= MAX_REMEMBERED) this.keys.clear();
+      key = `peer:${peerHost(peer)}`;
+      this.keys.set(peer, key);
+    }
+    return key;
+  }
 }

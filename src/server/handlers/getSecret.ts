@@ -67,9 +67,9 @@ export function createGetSecretHandler(deps: GetSecretDeps): handleUnaryCall<Get
     return sel;
   };
 
-  const answer = (call: Call, callback: Callback, caller: Caller, sel: SecretSelector, r: ReadResult, durationMs: () => number) => {
+  const answer = (call: Call, callback: Callback, caller: Caller, sel: SecretSelector, r: ReadResult, startedAtMs: number) => {
     callback(null, encoder.encode(r));
-    if (debug) logFor(deps.logger, call, caller, sel).debug('GetSecret answered', { source: r.freshness.source, durationMs: durationMs() });
+    if (debug) logFor(deps.logger, call, caller, sel).debug('GetSecret answered', { source: r.freshness.source, durationMs: Date.now() - startedAtMs });
   };
 
   const fail = (call: Call, callback: Callback, p: Progress, failure: unknown, signal: AbortSignal, peer: string, durationMs: number) => {
@@ -96,7 +96,7 @@ export function createGetSecretHandler(deps: GetSecretDeps): handleUnaryCall<Get
       r = await abortable(reader.get(sel, opts), ctx.signal);
       const served = { versionId: r.secret.versionId, source: r.freshness.source };
       await audit(access, { method: 'GetSecret', caller, peer: ctx.peer, sel, served, clientSignal: ctx.signal, metadata: call.metadata });
-      answer(call, callback, caller, sel, r, ctx.elapsedMs);
+      answer(call, callback, caller, sel, r, ctx.startedAtMs);
     } catch (err) {
       let failure = err;
       if (!r) {
@@ -122,12 +122,11 @@ export function createGetSecretHandler(deps: GetSecretDeps): handleUnaryCall<Get
         const r = reader.getLocal?.(sel, p.maxStalenessMs === undefined ? NO_BOUND : { maxStalenessMs: p.maxStalenessMs });
         if (r) {
           const record = decide(access, { method: 'GetSecret', caller, peer: caller.peer, sel, served: { versionId: r.secret.versionId, source: r.freshness.source }, clientSignal: NEVER_ABORTED, metadata: call.metadata });
-          const elapsed = () => Date.now() - startedAtMs;
-          if (record === undefined) return answer(call, callback, caller, sel, r, elapsed); // no sink: nothing to wait for
+          if (record === undefined) return answer(call, callback, caller, sel, r, startedAtMs); // no sink: nothing to wait for
           // The answer waits for its line, as on every path. The sink bounds the wait, so no call signal is needed.
           void access.audit!.write(record).then(
-            () => answer(call, callback, caller, sel, r, elapsed),
-            (err: unknown) => fail(call, callback, p, err, NEVER_ABORTED, caller.peer, elapsed()),
+            () => answer(call, callback, caller, sel, r, startedAtMs),
+            (err: unknown) => fail(call, callback, p, err, NEVER_ABORTED, caller.peer, Date.now() - startedAtMs),
           );
           return;
         }
