@@ -205,15 +205,23 @@ interface Pending {
   settled: boolean;
   resolve(): void;
   reject(err: Error): void;
-  timer?: NodeJS.Timeout;
+  /** performance.now() by which it must be written, or it rejects. */
+  deadline: number;
 }
 
 /** At most this much is written per batch: lines queued while a write runs go out together. */
 const BATCH_BYTES = 256 * 1024;
 
-/** Queues lines, writes them in batches one at a time (so lines never interleave), bounds the wait. */
+/**
+ * Queues lines, writes them in batches one at a time (so lines never interleave), bounds the wait.
+ * One timer for the whole sink, armed for the oldest line waiting, bounds every line's wait (lines
+ * wait in order, and all for the same time): no timer per line on the hot path.
+ */
 class LineSink implements AuditSink {
   private queue: Pending[] = [];
+  /** The batch being written. */
+  private writing: Pending[] = [];
+  private timer: NodeJS.Timeout | undefined;
   private inFlight = 0;
   private pumping: Promise<void> | null = null;
   private reopenWaiters: Array<() => void> = [];
@@ -243,14 +251,31 @@ class LineSink implements AuditSink {
       return Promise.reject(err);
     }
     return new Promise<void>((resolve, reject) => {
-      const p: Pending = { line, settled: false, resolve, reject };
-      p.timer = setTimeout(() => {
-        this.report('timeout', undefined);
-        settle(p, new AuditUnavailableError(`the audit log did not take a record within ${this.opts.writeTimeoutMs} ms`));
-      }, timerMs(this.opts.writeTimeoutMs)).unref();
-      this.queue.push(p);
+      this.queue.push({ line, settled: false, resolve, reject, deadline: performance.now() + this.opts.writeTimeoutMs });
+      this.arm();
       this.kick();
     });
+  }
+
+  /** Arms the one timer for the oldest line still waiting, unless it is armed. */
+  private arm(): void {
+    if (this.timer) return;
+    const oldest = this.writing.find((p) => !p.settled) ?? this.queue.find((p) => !p.settled);
+    if (!oldest) return;
+    this.timer = setTimeout(() => this.expire(), timerMs(Math.max(0, oldest.deadline - performance.now()))).unref();
+  }
+
+  /** Rejects every line whose wait is over (the oldest first), then re-arms for the next. */
+  private expire(): void {
+    this.timer = undefined;
+    const now = performance.now();
+    for (const p of [...this.writing, ...this.queue]) {
+      if (p.settled) continue;
+      if (p.deadline > now) break;
+      this.report('timeout', undefined);
+      settle(p, new AuditUnavailableError(`the audit log did not take a record within ${this.opts.writeTimeoutMs} ms`));
+    }
+    this.arm();
   }
 
   reopen(): Promise<void> {
@@ -270,6 +295,8 @@ class LineSink implements AuditSink {
       await Promise.race([idle, new Promise((r) => (timer = setTimeout(r, timerMs(this.opts.writeTimeoutMs)).unref()))]);
       clearTimeout(timer);
       for (const p of this.queue.splice(0)) settle(p, new AuditUnavailableError('the audit log is closed'));
+      clearTimeout(this.timer);
+      this.timer = undefined;
       for (const w of this.reopenWaiters.splice(0)) w();
       await this.target.close();
     })();
@@ -303,6 +330,7 @@ class LineSink implements AuditSink {
         continue;
       }
       this.inFlight = batch.length;
+      this.writing = batch;
       try {
         await this.target.write(batch.length === 1 ? batch[0]!.line : Buffer.concat(batch.map((p) => p.line)));
         for (const p of batch) settle(p);
@@ -312,6 +340,7 @@ class LineSink implements AuditSink {
         for (const p of batch) settle(p, unavailable('the audit log write failed', err));
       } finally {
         this.inFlight = 0;
+        this.writing = [];
       }
     }
   }
@@ -347,7 +376,6 @@ class LineSink implements AuditSink {
 function settle(p: Pending, err?: Error): void {
   if (p.settled) return;
   p.settled = true;
-  clearTimeout(p.timer);
   if (err) p.reject(err);
   else p.resolve();
 }

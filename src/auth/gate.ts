@@ -9,6 +9,8 @@
  */
 import type { Metadata } from '@grpc/grpc-js';
 import type { AuthContext } from '@grpc/grpc-js/build/src/auth-context';
+import type { PeerCertificate } from 'node:tls';
+import { LRUCache } from 'lru-cache';
 import { PolicyDeniedError, UnauthenticatedError } from '../errors';
 import type { SecretSelector } from '../model';
 import { identityFromCertificate, parseSubjectAltName } from './identity';
@@ -57,6 +59,9 @@ export interface CallerGateOptions {
 const BEARER = /^Bearer ([A-Za-z0-9_\-.~+/=]+)$/i;
 
 export class CallerGate {
+  private readonly certs = new CertIdentities();
+  private readonly peerKeys = new PeerKeys();
+
   constructor(private readonly o: CallerGateOptions) {}
 
   /** True when a policy decides who reads what (and so every call needs an identity). */
@@ -64,16 +69,21 @@ export class CallerGate {
     return this.o.policy !== undefined;
   }
 
-  /** Establishes exactly one identity, or throws UnauthenticatedError saying why (never echoing a credential). */
+  /** Establishes exactly one identity, or rejects with UnauthenticatedError saying why (never echoing a credential). */
   async authenticate(call: GateCall): Promise<Caller> {
+    return this.identify(call);
+  }
+
+  /**
+   * `authenticate` without a promise when no token has to be verified (the hot path): returns the
+   * Caller, or a promise of it for a bearer token; throws UnauthenticatedError synchronously.
+   */
+  identify(call: GateCall): Caller | Promise<Caller> {
     const peer = safePeer(call);
     const cert = this.o.acceptCertificates ? call.getAuthContext?.()?.sslPeerCertificate : undefined;
-    const certId = cert ? identityFromCertificate(cert) : undefined;
-    // One namespace holds both kinds of identity: a certificate must not pose as a service account,
-    // and a CN must not pose as a SPIFFE ID (only a URI SAN is one).
-    if (certId !== undefined && /^system:/i.test(certId)) throw new UnauthenticatedError('a certificate identity may not start with "system:" (reserved for service-account tokens)');
-    const fromUriSan = certId !== undefined && parseSubjectAltName(cert?.subjectaltname ?? '').some((san) => san.type === 'URI' && san.value === certId);
-    if (certId !== undefined && !fromUriSan && /[:/]/.test(certId)) throw new UnauthenticatedError('a certificate DNS name or CN identity may not contain ":" or "/"');
+    const fromCert = cert ? this.certs.of(cert) : undefined;
+    if (fromCert instanceof UnauthenticatedError) throw fromCert;
+    const certId = fromCert?.identity;
     const auth = call.metadata.get('authorization');
     if (auth.length > 1) throw new UnauthenticatedError('more than one authorization header');
     const header = auth.length === 1 ? String(auth[0]) : undefined;
@@ -84,14 +94,12 @@ export class CallerGate {
       if (certId !== undefined) throw new UnauthenticatedError('both a client certificate and a bearer token were presented; present one');
       const m = BEARER.exec(header);
       if (!m) throw new UnauthenticatedError('the authorization header is not "Bearer <token>"');
-      const { identity, expiresAtMs } = await tokens.verifyToken(m[1]!);
-      return { identity, via: 'jwt', limitKey: identity, peer, ...(expiresAtMs ? { expiresAtMs } : {}) };
+      return tokens.verifyToken(m[1]!).then(({ identity, expiresAtMs }) => ({ identity, via: 'jwt', limitKey: identity, peer, ...(expiresAtMs ? { expiresAtMs } : {}) }));
     }
     if (certId !== undefined) {
-      const notAfter = Date.parse(cert?.valid_to ?? '');
-      return { identity: certId, via: 'x509', limitKey: certId, peer, ...(Number.isFinite(notAfter) ? { expiresAtMs: notAfter } : {}) };
+      return { identity: certId, via: 'x509', limitKey: certId, peer, ...(fromCert!.expiresAtMs !== undefined ? { expiresAtMs: fromCert!.expiresAtMs } : {}) };
     }
-    if (!this.enforcing) return { identity: null, via: 'none', limitKey: `peer:${peerHost(peer)}`, peer };
+    if (!this.enforcing) return { identity: null, via: 'none', limitKey: this.peerKeys.of(peer), peer };
     if (this.o.requireCertificate) throw new UnauthenticatedError('a client certificate signed by the configured client CA is required');
     if (header !== undefined) throw new UnauthenticatedError('bearer tokens are not accepted by this gateway');
     throw new UnauthenticatedError(
@@ -136,4 +144,62 @@ export function peerHost(peer: string): string {
   if (v6) return v6[1]!;
   const v4 = /^([^:]+):\d+$/.exec(peer);
   return v4 ? v4[1]! : peer;
+}
+
+/** A certificate's identity and expiry, or why it cannot be one. */
+type CertVerdict = { identity: string; expiresAtMs?: number } | UnauthenticatedError;
+
+/** Certificates (and peer addresses) remembered at once: one per connected workload is plenty. */
+const MAX_REMEMBERED = 4096;
+
+/**
+ * What a client certificate proves, derived once per certificate rather than per call. grpc-js
+ * builds a new certificate object for every call (`getPeerCertificate()`), so the key is the
+ * certificate's SHA-256 fingerprint: a verdict is a pure function of the certificate's bytes, and
+ * two certificates never share one. A certificate without a fingerprint is judged every time.
+ */
+class CertIdentities {
+  private readonly byFingerprint = new LRUCache<string, CertVerdict>({ max: MAX_REMEMBERED });
+
+  of(cert: PeerCertificate): CertVerdict | undefined {
+    const fp = typeof cert.fingerprint256 === 'string' && cert.fingerprint256 !== '' ? cert.fingerprint256 : undefined;
+    const hit = fp === undefined ? undefined : this.byFingerprint.get(fp);
+    if (hit) return hit;
+    let verdict: CertVerdict | undefined;
+    try {
+      verdict = judgeCertificate(cert);
+    } catch (err) {
+      if (!(err instanceof UnauthenticatedError)) throw err;
+      verdict = err;
+    }
+    if (fp !== undefined && verdict !== undefined) this.byFingerprint.set(fp, verdict);
+    return verdict;
+  }
+}
+
+function judgeCertificate(cert: PeerCertificate): CertVerdict | undefined {
+  const certId = identityFromCertificate(cert);
+  if (certId === undefined) return undefined;
+  // One namespace holds both kinds of identity: a certificate must not pose as a service account,
+  // and a CN must not pose as a SPIFFE ID (only a URI SAN is one).
+  if (/^system:/i.test(certId)) throw new UnauthenticatedError('a certificate identity may not start with "system:" (reserved for service-account tokens)');
+  const fromUriSan = parseSubjectAltName(cert.subjectaltname ?? '').some((san) => san.type === 'URI' && san.value === certId);
+  if (!fromUriSan && /[:/]/.test(certId)) throw new UnauthenticatedError('a certificate DNS name or CN identity may not contain ":" or "/"');
+  const notAfter = Date.parse(cert.valid_to ?? '');
+  return { identity: certId, ...(Number.isFinite(notAfter) ? { expiresAtMs: notAfter } : {}) };
+}
+
+/** `peer:<host>` per peer address, remembered (a connection makes many calls) up to a bound, then started over. */
+class PeerKeys {
+  private readonly keys = new Map<string, string>();
+
+  of(peer: string): string {
+    let key = this.keys.get(peer);
+    if (key === undefined) {
+      if (this.keys.size >= MAX_REMEMBERED) this.keys.clear();
+      key = `peer:${peerHost(peer)}`;
+      this.keys.set(peer, key);
+    }
+    return key;
+  }
 }

@@ -107,14 +107,27 @@ interface CompiledRule {
   stages: ReadonlySet<string> | undefined;
 }
 
-const NO_RULES: readonly CompiledRule[] = Object.freeze([]);
+/** What the policy knows about one identity: the rules that name it, and decisions already made. */
+interface IdentityView {
+  rules: readonly CompiledRule[];
+  /** `<stage or \u0001 for a read by version id>\u0000<secret name>` → allowed. At most MAX_DECISIONS_PER_IDENTITY. */
+  decisions: Map<string, boolean>;
+}
 
-/** A policy from a file. Immutable; holds its own per-identity cache, so a reload starts cold. */
+/** Decisions kept per identity; past it the identity's decisions start over (a workload reads a few secrets). */
+const MAX_DECISIONS_PER_IDENTITY = 256;
+/** A secret name this long is decided but not remembered (names are ≤ 192 characters after validation). */
+const MAX_CACHED_NAME = 256;
+
+/**
+ * A policy from a file, compiled once. Immutable; holds its own bounded per-identity cache (the
+ * rules naming each identity, and its decisions), so a reload starts cold.
+ */
 export class RulesPolicy implements Policy {
   readonly kind = 'rules' as const;
   private readonly compiled: readonly CompiledRule[];
-  /** identity → the rules whose identity patterns match it (the costly half of a decision). */
-  private readonly byIdentity: LRUCache<string, readonly CompiledRule[]>;
+  /** identity → the rules whose identity patterns match it, and its decisions so far. */
+  private readonly byIdentity: LRUCache<string, IdentityView>;
 
   /** `rules` must be valid (see `parsePolicy`). */
   constructor(
@@ -136,24 +149,35 @@ export class RulesPolicy implements Policy {
 
   decide(identity: string, secretName: string, stage: string | undefined, versionId: string | undefined): boolean {
     if (!identity) return false;
-    const rules = this.rulesFor(identity);
-    if (rules.length === 0) return false;
+    const view = this.viewOf(identity);
+    if (view.rules.length === 0) return false;
     const wantStage = versionId ? undefined : stage || DEFAULT_STAGE;
-    for (const r of rules) {
-      if (!r.secrets.test(secretName)) continue;
-      if (r.stages === undefined || (wantStage !== undefined && r.stages.has(wantStage))) return true;
-    }
-    return false;
+    if (secretName.length > MAX_CACHED_NAME) return judge(view.rules, secretName, wantStage);
+    const key = `${wantStage ?? '\u0001'}\u0000${secretName}`;
+    const known = view.decisions.get(key);
+    if (known !== undefined) return known;
+    const allowed = judge(view.rules, secretName, wantStage);
+    if (view.decisions.size >= MAX_DECISIONS_PER_IDENTITY) view.decisions.clear();
+    view.decisions.set(key, allowed);
+    return allowed;
   }
 
-  private rulesFor(identity: string): readonly CompiledRule[] {
+  private viewOf(identity: string): IdentityView {
     const hit = this.byIdentity.get(identity);
     if (hit) return hit;
-    const found = this.compiled.filter((r) => r.identities.test(identity));
-    const rules = found.length === 0 ? NO_RULES : found;
-    if (identity.length <= MAX_CACHED_IDENTITY) this.byIdentity.set(identity, rules);
-    return rules;
+    const view = { rules: this.compiled.filter((r) => r.identities.test(identity)), decisions: new Map<string, boolean>() };
+    if (identity.length <= MAX_CACHED_IDENTITY) this.byIdentity.set(identity, view);
+    return view;
   }
+}
+
+/** Whether one of `rules` (all naming the identity) lets it read `secretName` at `wantStage` (undefined: by version id). */
+function judge(rules: readonly CompiledRule[], secretName: string, wantStage: string | undefined): boolean {
+  for (const r of rules) {
+    if (!r.secrets.test(secretName)) continue;
+    if (r.stages === undefined || (wantStage !== undefined && r.stages.has(wantStage))) return true;
+  }
+  return false;
 }
 
 /**

@@ -114,7 +114,7 @@ export class CallerLimits {
 
   private take(caller: string, which: BucketName): void {
     const now = this.now();
-    this.dropIdle(now);
+    this.dropIdle(now, caller);
     let b = this.callers.get(caller); // get() marks it most recently used
     if (b === undefined) {
       b = { getSecret: now, miss: now, streamOpen: now }; // full: TAT not ahead of now
@@ -131,11 +131,16 @@ export class CallerLimits {
     return tat - now - r.toleranceMs;
   }
 
-  /** Drops up to two least-recently-used callers whose buckets are all full again (no state lost). */
-  private dropIdle(now: number): void {
-    for (let i = 0; i < 2; i++) {
+  /**
+   * Drops up to two least-recently-used callers whose buckets are all full again (no state lost).
+   * Never the caller being served (it would be re-created at once) nor the last one left: lru-cache
+   * empties itself by clearing its whole preallocated key and value arrays (`maxCallers` slots), so
+   * dropping a lone caller on every call made each call O(maxCallers).
+   */
+  private dropIdle(now: number, serving: string): void {
+    for (let i = 0; i < 2 && this.callers.size > 1; i++) {
       const oldest = this.callers.rkeys().next();
-      if (oldest.done) return;
+      if (oldest.done || oldest.value === serving) return;
       const b = this.callers.peek(oldest.value)!;
       if (b.getSecret > now || b.miss > now || b.streamOpen > now) return;
       this.callers.delete(oldest.value);

@@ -34,6 +34,8 @@ export type FreshnessSource = 'LOCAL_CACHE' | 'SHARED_CACHE' | 'KMS' | 'STALE';
 export interface CacheResult {
   secret: SecretVersion;
   freshness: { source: FreshnessSource; checkedAtMs: number };
+  /** The entry that answered, as an opaque key for data derived from it (server: its encoded answer). */
+  memo: object;
 }
 
 export interface GetOptions {
@@ -165,12 +167,33 @@ export class SecretStore {
   }
 
   async get(sel: SecretSelector, opts: GetOptions = {}): Promise<CacheResult> {
+    return this.read(sel, this.rankOf(opts.maxStalenessMs, this.now()), opts.signal, opts.admitMiss);
+  }
+
+  /** The LOCAL_CACHE answer L1 gives at once, or undefined when `get` must be called (see SecretReader.getLocal). */
+  getLocal(sel: SecretSelector, opts: { maxStalenessMs?: number } = {}): CacheResult | undefined {
+    if (this.closed) return undefined;
     const now = this.now();
+    const key = selectorKey(sel);
+    const item = this.l1.get(key, now);
+    if (item?.kind !== 'value') return undefined;
+    this.refresher.touch(item.tag, now);
+    return this.fromL1(item, now, this.rankOf(opts.maxStalenessMs, now));
+  }
+
+  /** The oldest checkedAtMs acceptable for a `maxStalenessMs` (-Infinity: any fresh entry). */
+  private rankOf(maxStalenessMs: number | undefined, now: number): number {
     // The forced-refresh floor holds on every path that reaches the store, not only on GetSecret.
-    const max = opts.maxStalenessMs === undefined ? undefined : Math.max(opts.maxStalenessMs, this.config.forcedRefreshMinIntervalMs);
+    const max = maxStalenessMs === undefined ? undefined : Math.max(maxStalenessMs, this.config.forcedRefreshMinIntervalMs);
     // 0 (or less) means "ask KMS now", like refresh(); otherwise anything checked within `max` ms.
-    const rank = max === undefined ? -Infinity : max <= 0 ? now + 1 : now - max;
-    return this.read(sel, rank, opts.signal, opts.admitMiss);
+    return max === undefined ? -Infinity : max <= 0 ? now + 1 : now - max;
+  }
+
+  /** L1's answer for a value item still LOCAL_CACHE and checked at or after `rank`; kicks refresh-ahead when due. */
+  private fromL1(item: L1Item & { kind: 'value' }, now: number, rank: number): CacheResult | undefined {
+    if (!(now < item.l1ExpiresAtMs && now < item.entry.freshUntilMs && item.entry.checkedAtMs >= rank)) return undefined;
+    if (now >= item.entry.refreshAtMs) this.refresher.kick(item.tag);
+    return answer(item.entry, 'LOCAL_CACHE');
   }
 
   /** Forces a source round trip for `sel` (shared with concurrent callers, cluster-wide). */
@@ -186,13 +209,9 @@ export class SecretStore {
     const now = this.now();
     const item = this.l1.get(key, now);
     if (item) this.refresher.touch(item.tag, now);
-    if (item && now < item.l1ExpiresAtMs) {
-      if (item.kind === 'negative' && item.negative.checkedAtMs >= rank) throw notFound(sel);
-      if (item.kind === 'value' && now < item.entry.freshUntilMs && item.entry.checkedAtMs >= rank) {
-        if (now >= item.entry.refreshAtMs) this.refresher.kick(item.tag);
-        return answer(item.entry, 'LOCAL_CACHE');
-      }
-    }
+    if (item?.kind === 'negative' && now < item.l1ExpiresAtMs && item.negative.checkedAtMs >= rank) throw notFound(sel);
+    const local = item?.kind === 'value' ? this.fromL1(item, now, rank) : undefined;
+    if (local) return local;
     const joining = this.flights.has(key);
     if (joining) this.coalesced++;
     else admitMiss?.();
@@ -389,5 +408,5 @@ export class SecretStore {
 }
 
 function answer(entry: CacheEntry, source: FreshnessSource): CacheResult {
-  return { secret: entry.secret, freshness: { source, checkedAtMs: entry.checkedAtMs } };
+  return { secret: entry.secret, freshness: { source, checkedAtMs: entry.checkedAtMs }, memo: entry };
 }

@@ -8,7 +8,8 @@ import { status, type handleServerStreamingCall, type handleUnaryCall, type Serv
 import { context, SpanKind, SpanStatusCode, type Span, type TextMapGetter, type Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { Metadata } from '@grpc/grpc-js';
-import { Freshness_Source, type GetSecretRequest, type GetSecretResponse, type WatchSecretRequest, type WatchSecretResponse } from '../gen/secretsgateway/v1/secrets_gateway';
+import { Freshness_Source, type GetSecretRequest, type WatchSecretRequest, type WatchSecretResponse } from '../gen/secretsgateway/v1/secrets_gateway';
+import { EncodedAnswer, type GetSecretAnswer } from './answerWire';
 import type { GatewayInstruments } from '../telemetry/instruments';
 import { SERVICE_NAME } from './server';
 
@@ -32,11 +33,15 @@ const metadataGetter: TextMapGetter<Metadata> = {
  * from the request (e.g. of a call refused before validation, during shutdown or for lack of
  * credentials) is arbitrary caller input.
  */
-const validatedNames = new WeakMap<object, string>();
+const VALIDATED_NAME = Symbol('secretsgateway.validatedName');
+type Noted = { [VALIDATED_NAME]?: string };
 
+/** A property on the call itself (a WeakMap entry per call cost more than the rest of a cached answer's bookkeeping). */
 export function noteValidatedName(call: object, name: string): void {
-  validatedNames.set(call, name);
+  (call as Noted)[VALIDATED_NAME] = name;
 }
+
+const validatedName = (call: object): string | undefined => (call as Noted)[VALIDATED_NAME];
 
 function begin(tel: ServerTelemetry, method: string, nameOf: () => string | undefined, metadata?: Metadata): { span: Span; end(code: number): void } {
   const parent = metadata ? propagator.extract(context.active(), metadata, metadataGetter) : context.active();
@@ -63,11 +68,11 @@ function begin(tel: ServerTelemetry, method: string, nameOf: () => string | unde
   };
 }
 
-export function instrumentGetSecret(tel: ServerTelemetry, handler: handleUnaryCall<GetSecretRequest, GetSecretResponse>): handleUnaryCall<GetSecretRequest, GetSecretResponse> {
+export function instrumentGetSecret(tel: ServerTelemetry, handler: handleUnaryCall<GetSecretRequest, GetSecretAnswer>): handleUnaryCall<GetSecretRequest, GetSecretAnswer> {
   return (call, callback) => {
-    const t = begin(tel, 'GetSecret', () => validatedNames.get(call), call.metadata);
+    const t = begin(tel, 'GetSecret', () => validatedName(call), call.metadata);
     handler(call, (err, res, ...rest) => {
-      const source = res?.freshness ? Freshness_Source[res.freshness.source].replace('SOURCE_', '') : undefined;
+      const source = res instanceof EncodedAnswer ? res.source : res?.freshness ? Freshness_Source[res.freshness.source].replace('SOURCE_', '') : undefined;
       if (source) {
         t.span.setAttribute('secretsgateway.cache.source', source);
         tel.instruments.cacheAnswers.add(1, { source });
@@ -80,7 +85,7 @@ export function instrumentGetSecret(tel: ServerTelemetry, handler: handleUnaryCa
 
 export function instrumentWatchSecret(tel: ServerTelemetry, handler: handleServerStreamingCall<WatchSecretRequest, WatchSecretResponse>): handleServerStreamingCall<WatchSecretRequest, WatchSecretResponse> {
   return (call) => {
-    const t = begin(tel, 'WatchSecret', () => validatedNames.get(call), call.metadata);
+    const t = begin(tel, 'WatchSecret', () => validatedName(call), call.metadata);
     tel.instruments.watchStreams.add(1);
     let open = true;
     const end = (code: number) => {

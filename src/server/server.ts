@@ -13,8 +13,8 @@ import {
 } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { HostPort } from '../config/parsers';
-import { SecretsGatewayServiceService } from '../gen/secretsgateway/v1/secrets_gateway';
 import type { CallerGate } from '../auth/gate';
+import { GATEWAY_SERVICE_DEFINITION } from './answerWire';
 import { addReflection } from './reflection';
 import { toStatus } from './status';
 
@@ -83,7 +83,7 @@ export async function buildServer(
   opts: ServerOptions = {},
 ): Promise<{ server: Server; port: number }> {
   const server = new Server({ ...opts.channelOptions, ...(opts.reflectionGate ? { interceptors: [reflectionAuth(opts.reflectionGate)] } : {}) });
-  server.addService(SecretsGatewayServiceService, impl);
+  server.addService(GATEWAY_SERVICE_DEFINITION, impl);
   health.addToServer(server);
   if (opts.reflection ?? true) addReflection(server);
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;

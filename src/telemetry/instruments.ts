@@ -10,6 +10,8 @@ export interface GatewayInstruments {
   requests: Counter;
   /** RPC duration in ms, by `rpc.method` (WatchSecret: the stream's lifetime). */
   duration: Histogram;
+  /** GetSecret answers sent from protobuf bytes encoded for an earlier call (the L1 hot path encodes nothing). */
+  preencodedAnswers: Counter;
   /** GetSecret answers by tier: LOCAL_CACHE, SHARED_CACHE, KMS, STALE (stale answers are `source=STALE`). */
   cacheAnswers: Counter;
   /** KMS attempts by `kms.target`, `kms.region`, `kms.action` and `kms.outcome` (`OK` or the KMS/network code). */
@@ -30,6 +32,7 @@ export function createInstruments(meter: Meter): GatewayInstruments {
   return {
     requests: meter.createCounter('secretsgateway.rpc.requests', { description: 'Finished RPCs by method and gRPC status code' }),
     duration: meter.createHistogram('secretsgateway.rpc.duration', { description: 'RPC duration', unit: 'ms' }),
+    preencodedAnswers: meter.createCounter('secretsgateway.rpc.preencoded_answers', { description: 'GetSecret answers sent from protobuf bytes encoded for an earlier call' }),
     cacheAnswers: meter.createCounter('secretsgateway.cache.answers', { description: 'GetSecret answers by tier (LOCAL_CACHE, SHARED_CACHE, KMS, STALE)' }),
     kmsAttempts: meter.createCounter('secretsgateway.kms.attempts', { description: 'KMS attempts by target, action and outcome' }),
     watchStreams: meter.createUpDownCounter('secretsgateway.watch.streams', { description: 'Open WatchSecret streams' }),

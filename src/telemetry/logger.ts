@@ -15,6 +15,8 @@ export interface Logger {
   warn(msg: string, fields?: Fields): void;
   error(msg: string, fields?: Fields): void;
   child(fields: Fields): Logger;
+  /** Whether a line at `level` would be written, so a caller can skip building it. Unset: assume it would. */
+  enabled?(level: LogLevel): boolean;
 }
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -58,6 +60,7 @@ export function createLogger(opts: { level?: LogLevel; sink?: Sink; base?: Field
       warn: (m, f) => emit('warn', m, f),
       error: (m, f) => emit('error', m, f),
       child: (f) => make({ ...base, ...f }),
+      enabled: (level) => RANK[level] >= min,
     };
   };
   return make(opts.base ?? {});

@@ -19,6 +19,12 @@ export interface FreshnessInfo {
 export interface ReadResult {
   secret: SecretVersion;
   freshness: FreshnessInfo;
+  /**
+   * The same object for every answer from one cached entry (and for no other entry), living as
+   * long as the entry: a consumer may key data derived from `secret` by it (a WeakMap), which then
+   * lives and dies with the entry. Unset: the reader caches nothing the consumer may key by.
+   */
+  memo?: object;
 }
 
 export interface ReadOptions {
@@ -35,6 +41,12 @@ export interface ReadOptions {
 
 export interface SecretReader {
   get(sel: SecretSelector, opts: ReadOptions): Promise<ReadResult>;
+  /**
+   * The answer the in-process cache gives at once (LOCAL_CACHE), or undefined when the read has to
+   * wait (a miss, a negative entry, an expired or too-stale entry): then call `get`. The hot path,
+   * with no signal and no promise; it never starts a fill, so `admitMiss` does not apply.
+   */
+  getLocal?(sel: SecretSelector, opts: Pick<ReadOptions, 'maxStalenessMs'>): ReadResult | undefined;
 }
 
 /**

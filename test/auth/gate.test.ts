@@ -41,3 +41,22 @@ test('certificate identities cannot pose as service accounts or SPIFFE IDs; both
   t.like(await gate.authenticate(call(undefined, { subject: {}, subjectaltname: 'URI:spiffe://cluster.local/ns/team/sa/api', raw: Buffer.from('x') })), { identity: 'spiffe://cluster.local/ns/team/sa/api' }, 'a SPIFFE ID from a URI SAN is fine');
   await t.throwsAsync(gate.authenticate(call()), { instanceOf: UnauthenticatedError, message: /no credentials/ });
 });
+
+test('a certificate is judged once per fingerprint, but the caller is per call: two connections, two certificates, never confused', async (t) => {
+  const g = new CallerGate({ acceptCertificates: true, requireCertificate: false, policy: { current: policy } });
+  const certA = { subject: {}, subjectaltname: 'URI:spiffe://cluster.local/ns/a/sa/api', raw: Buffer.from('a'), fingerprint256: 'AA:01', valid_to: 'Jan  1 00:00:00 2100 GMT' };
+  const certB = { subject: {}, subjectaltname: 'DNS:b.internal', raw: Buffer.from('b'), fingerprint256: 'BB:02' };
+  const bad = { subject: { CN: 'system:serviceaccount:team:api' }, raw: Buffer.from('c'), fingerprint256: 'CC:03' };
+  const on = (peer: string, cert: Record<string, unknown>): GateCall => ({ ...call(undefined, cert), getPeer: () => peer });
+  for (let round = 0; round < 3; round++) {
+    const a = g.identify(on('10.0.0.1:1', certA));
+    const b = g.identify(on('10.0.0.2:2', certB));
+    const a2 = g.identify(on('10.0.0.3:3', certA)); // the same certificate on another connection
+    t.like(a, { identity: 'spiffe://cluster.local/ns/a/sa/api', via: 'x509', peer: '10.0.0.1:1', expiresAtMs: Date.parse(certA.valid_to) });
+    t.like(b, { identity: 'b.internal', via: 'x509', peer: '10.0.0.2:2' });
+    t.false('expiresAtMs' in (b as object), 'no notAfter, no expiry: not borrowed from another certificate');
+    t.like(a2, { identity: 'spiffe://cluster.local/ns/a/sa/api', peer: '10.0.0.3:3' });
+    t.throws(() => g.identify(on('10.0.0.4:4', bad)), { instanceOf: UnauthenticatedError, message: /system:/ }, 'a refused certificate stays refused');
+  }
+  await t.throwsAsync(g.authenticate(on('10.0.0.4:4', bad)), { instanceOf: UnauthenticatedError }, 'authenticate rejects what identify throws');
+});

@@ -235,3 +235,31 @@ test('allow-all for dev mode, as a policy and as a source', (t) => {
   off();
   src.close();
 });
+
+test('remembered decisions answer exactly as a cold policy, per name, stage and version id, past the per-identity bound too', (t) => {
+  const warm = parsePolicy(EXAMPLE);
+  const API = 'spiffe://cluster.local/ns/payments/sa/api';
+  const queries: Array<[string, string, string | undefined, string | undefined]> = [];
+  for (const id of [API, 'system:serviceaccount:payments:job', 'spiffe://cluster.local/ns/batch/x/y', 'nobody'])
+    for (const name of ['payments/db', 'shared/db-readonly', 'batch/a/b', 'other/x'])
+      for (const [stage, versionId] of [[undefined, undefined], ['', undefined], ['ACSPrevious', undefined], ['ACSPending', undefined], ['ACSCurrent', 'v-1'], [undefined, 'v-1']] as const)
+        queries.push([id, name, stage, versionId]);
+  for (let round = 0; round < 2; round++) {
+    for (const q of queries) t.is(warm.decide(...q), parsePolicy(EXAMPLE).decide(...q), `${q.join(' ')} (round ${round})`);
+  }
+  t.false(warm.decide(API, 'payments/db', undefined, 'v-1'), 'a rule with stages never grants a read by version id, cached or not');
+  for (let i = 0; i < 600; i++) t.is(warm.decide(API, `payments/s${i}`, undefined, undefined), true);
+  t.false(warm.decide(API, 'payments/a/b', undefined, undefined));
+  t.true(warm.decide(API, 'payments/s0', 'ACSPrevious', undefined));
+});
+
+test('a reload drops remembered decisions: a grant cached under the old policy is not given under the new one', async (t) => {
+  const file = policyFile(t, EXAMPLE);
+  const { s } = store(t, file);
+  const API = 'spiffe://cluster.local/ns/payments/sa/api';
+  for (let i = 0; i < 3; i++) t.true(s.current.decide(API, 'payments/db', 'ACSPrevious', undefined));
+  writeFileSync(file, EXAMPLE.replace('"ACSCurrent", "ACSPrevious"', '"ACSCurrent"'));
+  t.true(await s.reload());
+  t.false(s.current.decide(API, 'payments/db', 'ACSPrevious', undefined), 'the stage was taken away');
+  t.true(s.current.decide(API, 'payments/db', undefined, undefined));
+});

@@ -164,6 +164,17 @@ test('idle callers whose buckets are full again are dropped, and come back full'
   t.is(takesUntilRefused(() => l.takeGetSecret('c0')), 5);
 });
 
+test('the caller being served and the last one left are never dropped as idle (no churn of a lone caller)', (t) => {
+  const clock = fakeClock();
+  const l = limits(clock);
+  for (let i = 0; i < 10; i++) {
+    clock.advance(1000); // every bucket full again before each call
+    l.takeGetSecret(i % 2 === 0 ? 'a' : 'b');
+    t.is(l.counts().callers, i === 0 ? 1 : 2);
+  }
+  t.is(takesUntilRefused(() => l.takeGetSecret('a')), 5, 'kept buckets answer as if dropped and re-created');
+});
+
 test('a caller not yet idle is kept while idle ones are dropped', (t) => {
   const clock = fakeClock();
   const l = limits(clock);

@@ -171,6 +171,31 @@ test('a caller outside the policy gets PERMISSION_DENIED on a cache hit and on a
   t.like(e.audit().at(-1), { identity: 'reporting', decision: 'deny' });
 });
 
+// Serial: each gateway adds a SIGHUP listener, and ten at once is the process's limit.
+test.serial('two connections with two certificates, alternating on cached answers, are each their own caller', async (t) => {
+  const e = await startAuthGateway(t);
+  const spiffe = client(t, e, { cert: e.m.clients.spiffe });
+  const dns = client(t, e, { cert: e.m.clients.dns });
+  for (let i = 0; i < 3; i++) {
+    t.is((await get(spiffe, 'payments/db')).code, grpc.status.OK);
+    t.is((await get(dns, 'payments/db')).code, grpc.status.PERMISSION_DENIED, 'the DNS identity is not granted payments/db, even right after the SPIFFE ID was');
+    t.is((await get(dns, 'billing/eu/invoices')).code, grpc.status.OK);
+  }
+  const lines = e.audit();
+  t.deepEqual(
+    lines.map((l) => [l.identity, l.secretName, l.decision]),
+    Array.from({ length: 3 }, () => [
+      [SPIFFE_API, 'payments/db', 'allow'],
+      ['billing.internal', 'payments/db', 'deny'],
+      ['billing.internal', 'billing/eu/invoices', 'allow'],
+    ]).flat(),
+  );
+  const peers = (id: string) => new Set(lines.filter((l) => l.identity === id).map((l) => l.peer));
+  t.is(peers(SPIFFE_API).size, 1);
+  t.is(peers('billing.internal').size, 1);
+  t.not([...peers(SPIFFE_API)][0], [...peers('billing.internal')][0], 'each line carries its own connection');
+});
+
 test('each bad token and each bad certificate gets UNAUTHENTICATED with a reason that never echoes the credential', async (t) => {
   const e = await startAuthGateway(t);
   const tokens = e.m.tokens;
@@ -267,6 +292,10 @@ test('an audit sink that cannot write makes calls fail closed with UNAVAILABLE: 
   const a = await get(client(t, e, { cert: e.m.clients.spiffe }), 'payments/db');
   t.is(a.code, grpc.status.UNAVAILABLE);
   t.is(a.res, undefined);
+  const hit = await get(client(t, e, { cert: e.m.clients.spiffe }), 'payments/db');
+  t.is(e.source.calls, 1, 'the value was cached by the first read: this one is an L1 hit, on the hot path');
+  t.is(hit.code, grpc.status.UNAVAILABLE);
+  t.is(hit.res, undefined);
   const denied = await get(client(t, e, { token: e.m.tokens.other }), 'payments/db');
   t.is(denied.code, grpc.status.UNAVAILABLE, 'a denial that cannot be recorded fails closed too');
   const stream = client(t, e, { cert: e.m.clients.spiffe }).watchSecret({ name: 'payments/db', versionStage: '', regionId: '', lastVersionId: '' });

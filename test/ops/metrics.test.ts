@@ -30,6 +30,8 @@ test('N concurrent reads of a cold secret: one KMS call, N-1 coalesced reads, N 
   t.is(metricValue(text, 'secretsgateway_cache_answers_total', { source: 'KMS' }), N);
   t.is(metricValue(text, 'secretsgateway_cache_answers_total', { source: 'LOCAL_CACHE' }), 1);
   t.is(metricValue(text, 'secretsgateway_cache_answers_total', { source: 'STALE' }), 0);
+  // The fill's answer is encoded once: the N-1 coalesced reads and the L1 hit send those bytes.
+  t.is(metricValue(text, 'secretsgateway_rpc_preencoded_answers_total'), N);
   t.is(metricValue(text, 'secretsgateway_authz_decisions_total', { decision: 'allow', reason: 'ok' }), N + 1);
   t.is(metricValue(text, 'secretsgateway_rpc_requests_total', { rpc_method: 'GetSecret', rpc_grpc_status_code: '0' }), N + 1);
   for (const target of Object.values(dev.emulator.regions)) t.is(metricValue(text, 'secretsgateway_kms_breaker_state', { kms_target: `${target.regionId}/${target.endpoint}` }), 0);

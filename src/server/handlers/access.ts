@@ -68,12 +68,21 @@ export function isDenial(err: unknown): boolean {
  * malformed request is not one). Rejects when the sink cannot record it.
  */
 export async function audit(deps: AccessDeps, d: Decision): Promise<void> {
-  if (!d.sel && !(d.err instanceof UnauthenticatedError)) return;
+  const record = decide(deps, d);
+  if (record) await deps.audit!.write(record);
+}
+
+/**
+ * Tells `onDecision` and returns the audit line to write, synchronously: undefined when there is
+ * nothing to write (no sink, or no decision), so a call without a sink awaits nothing.
+ */
+export function decide(deps: AccessDeps, d: Decision): AuditRecord | undefined {
+  if (!d.sel && !(d.err instanceof UnauthenticatedError)) return undefined;
   const denial = d.err !== undefined && isDenial(d.err);
   deps.onDecision?.({ method: d.method, decision: denial ? 'deny' : 'allow', reason: denial ? reasonOf(d.err) : 'ok' });
-  if (!deps.audit) return;
+  if (!deps.audit) return undefined;
   const st = d.err === undefined ? { code: status.OK } : toStatus(d.err, d.clientSignal);
-  const record: AuditRecord = {
+  return {
     time: new Date().toISOString(),
     identity: d.caller?.identity ?? null,
     peer: d.caller?.peer ?? d.peer,
@@ -87,7 +96,6 @@ export async function audit(deps: AccessDeps, d: Decision): Promise<void> {
     ...(d.err instanceof UnauthenticatedError || d.err instanceof ResourceExhaustedError ? { reason: d.err.message } : {}),
     ...traceIdOf(d.metadata),
   };
-  await deps.audit.write(record);
 }
 
 /** The W3C trace id from `traceparent`, when well-formed. */

@@ -6,7 +6,9 @@
  *   await buildServer(listen, svc.impl, health, { channelOptions: RECOMMENDED_SERVER_OPTIONS });
  *   …on SIGTERM: setServing(health, false); await svc.endAllStreams(); tryShutdown…; await hub.close();
  */
-import type { SecretsGatewayServiceServer } from '../../gen/secretsgateway/v1/secrets_gateway';
+import type { handleUnaryCall } from '@grpc/grpc-js';
+import type { GetSecretRequest, SecretsGatewayServiceServer } from '../../gen/secretsgateway/v1/secrets_gateway';
+import { AnswerEncoder, type GetSecretAnswer } from '../answerWire';
 import { ConfigError } from '../../errors';
 import { silentLogger, type Logger } from '../../telemetry/logger';
 import type { WatchHub } from '../../watch/hub';
@@ -14,7 +16,7 @@ import type { SecretReader } from '../../watch/reader';
 import { CallerGate } from '../../auth/gate';
 import { StreamLimits, type StreamLimitOptions } from '../limits';
 import type { AccessDeps } from './access';
-import { instrumentGetSecret, instrumentWatchSecret, type ServerTelemetry } from '../instrument';
+import { instrumentGetSecret, instrumentWatchSecret, noteValidatedName, type ServerTelemetry } from '../instrument';
 import { createGetSecretHandler } from './getSecret';
 import { StreamRegistry } from './shutdown';
 import { createWatchSecretHandler } from './watchSecret';
@@ -37,9 +39,12 @@ export interface SecretsGatewayServiceOptions {
   telemetry?: ServerTelemetry;
 }
 
+/** The implementation as registered by `buildServer`: GetSecret may answer with bytes already encoded (answerWire.ts). */
+export type GatewayServiceImpl = Omit<SecretsGatewayServiceServer, 'getSecret'> & { getSecret: handleUnaryCall<GetSecretRequest, GetSecretAnswer> };
+
 export interface SecretsGatewayService {
   /** Pass to `buildServer`. */
-  impl: SecretsGatewayServiceServer;
+  impl: GatewayServiceImpl;
   /**
    * Ends every open watch stream with UNAVAILABLE "server shutting down", refuses new ones the
    * same way, and resolves when their handlers have finished. Call after health NOT_SERVING and
@@ -50,6 +55,8 @@ export interface SecretsGatewayService {
   streamCount(): number;
   /** After a policy reload: ends the open streams whose caller lost the right, with PERMISSION_DENIED. */
   recheckStreams(): number;
+  /** GetSecret answers sent from bytes encoded for an earlier call (cumulative; metric secretsgateway.rpc.preencoded_answers). */
+  preencodedAnswers(): number;
 }
 
 export function createSecretsGatewayService(opts: SecretsGatewayServiceOptions): SecretsGatewayService {
@@ -80,9 +87,11 @@ export function createSecretsGatewayService(opts: SecretsGatewayServiceOptions):
     getSecret: <H extends Parameters<typeof instrumentGetSecret>[1]>(h: H) => (tel ? instrumentGetSecret(tel, h) : h),
     watchSecret: <H extends Parameters<typeof instrumentWatchSecret>[1]>(h: H) => (tel ? instrumentWatchSecret(tel, h) : h),
   };
+  const encoder = new AnswerEncoder(tel ? () => tel.instruments.preencodedAnswers.add(1) : undefined);
+  const getSecret = createGetSecretHandler({ reader: opts.reader, logger, access, encoder, ...(tel ? { onValidatedName: noteValidatedName } : {}) });
   return {
     impl: {
-      getSecret: instrumented.getSecret(createGetSecretHandler({ reader: opts.reader, logger, access })),
+      getSecret: instrumented.getSecret(getSecret),
       watchSecret: instrumented.watchSecret(
         createWatchSecretHandler({
           hub: opts.watchHub,
@@ -98,5 +107,6 @@ export function createSecretsGatewayService(opts: SecretsGatewayServiceOptions):
     endAllStreams: () => registry.endAll(),
     streamCount: () => registry.size,
     recheckStreams: () => registry.recheckAll(),
+    preencodedAnswers: () => encoder.reusedAnswers,
   };
 }
