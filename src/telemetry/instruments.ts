@@ -4,16 +4,17 @@
  * values and caller identities never become labels. README "Metrics" says what each one answers.
  */
 import type { Attributes, Counter, Histogram, Meter, ObservableResult, UpDownCounter } from '@opentelemetry/api';
+import { Tally } from './tally';
 
 export interface GatewayInstruments {
   /** Finished RPCs, by `rpc.method` and `rpc.grpc.status_code`. */
-  requests: Counter;
+  requests: Tally;
   /** RPC duration in ms, by `rpc.method` (WatchSecret: the stream's lifetime). */
   duration: Histogram;
   /** GetSecret answers sent from protobuf bytes encoded for an earlier call (the L1 hot path encodes nothing). */
-  preencodedAnswers: Counter;
+  preencodedAnswers: Tally;
   /** GetSecret answers by tier: LOCAL_CACHE, SHARED_CACHE, KMS, STALE (stale answers are `source=STALE`). */
-  cacheAnswers: Counter;
+  cacheAnswers: Tally;
   /** KMS attempts by `kms.target`, `kms.region`, `kms.action` and `kms.outcome` (`OK` or the KMS/network code). */
   kmsAttempts: Counter;
   /** Open WatchSecret streams on this replica. */
@@ -21,19 +22,19 @@ export interface GatewayInstruments {
   /** Rotation detection (the KMS check that found the version) to the write on a stream, in ms. */
   pushLatency: Histogram;
   /** Access decisions by `rpc.method`, `decision` (allow, deny) and `reason` (ok, unauthenticated, policy, rate_limited). */
-  authzDecisions: Counter;
+  authzDecisions: Tally;
   /** Calls refused by a per-caller rate limit, by `rpc.method`. */
-  rateLimited: Counter;
+  rateLimited: Tally;
   /** Coordination messages dropped as not authentic or not recent (cluster/messageAuth.ts). */
   rejectedMessages: Counter;
 }
 
 export function createInstruments(meter: Meter): GatewayInstruments {
   return {
-    requests: meter.createCounter('secretsgateway.rpc.requests', { description: 'Finished RPCs by method and gRPC status code' }),
+    requests: new Tally(meter, 'secretsgateway.rpc.requests', 'Finished RPCs by method and gRPC status code'),
     duration: meter.createHistogram('secretsgateway.rpc.duration', { description: 'RPC duration', unit: 'ms' }),
-    preencodedAnswers: meter.createCounter('secretsgateway.rpc.preencoded_answers', { description: 'GetSecret answers sent from protobuf bytes encoded for an earlier call' }),
-    cacheAnswers: meter.createCounter('secretsgateway.cache.answers', { description: 'GetSecret answers by tier (LOCAL_CACHE, SHARED_CACHE, KMS, STALE)' }),
+    preencodedAnswers: new Tally(meter, 'secretsgateway.rpc.preencoded_answers', 'GetSecret answers sent from protobuf bytes encoded for an earlier call'),
+    cacheAnswers: new Tally(meter, 'secretsgateway.cache.answers', 'GetSecret answers by tier (LOCAL_CACHE, SHARED_CACHE, KMS, STALE)'),
     kmsAttempts: meter.createCounter('secretsgateway.kms.attempts', { description: 'KMS attempts by target, action and outcome' }),
     watchStreams: meter.createUpDownCounter('secretsgateway.watch.streams', { description: 'Open WatchSecret streams' }),
     pushLatency: meter.createHistogram('secretsgateway.watch.push_latency', {
@@ -41,8 +42,8 @@ export function createInstruments(meter: Meter): GatewayInstruments {
       unit: 'ms',
       advice: { explicitBucketBoundaries: [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000] },
     }),
-    authzDecisions: meter.createCounter('secretsgateway.authz.decisions', { description: 'Access decisions by method, decision and reason' }),
-    rateLimited: meter.createCounter('secretsgateway.authz.rate_limited', { description: 'Calls refused by a per-caller rate limit' }),
+    authzDecisions: new Tally(meter, 'secretsgateway.authz.decisions', 'Access decisions by method, decision and reason'),
+    rateLimited: new Tally(meter, 'secretsgateway.authz.rate_limited', 'Calls refused by a per-caller rate limit'),
     rejectedMessages: meter.createCounter('secretsgateway.cluster.rejected_messages', { description: 'Coordination messages dropped as not authentic or not recent, by channel and reason (format, mac, expired, future)' }),
   };
 }
