@@ -34,7 +34,7 @@ export interface CacheConfig {
    * A read that holds an expired value (within max-stale, and recent enough for its
    * max_staleness) answers it STALE when the refresh has not finished within this long: a KMS that
    * is slow or still cooling down after an outage costs callers this much, not their deadline. The
-   * refresh goes on and updates the cache. 0: wait for the refresh. @default 1000
+   * refresh goes on and updates the cache. 0: wait for the refresh. Setting SECRETS_GATEWAY_CACHE_STALE_IF_SLOW_MS.
    */
   staleIfSlowMs: number;
   /** How long past its TTL a value may still be answered stale (and is kept in Redis for that). Setting SECRETS_GATEWAY_CACHE_MAX_STALE_MS. */
@@ -83,13 +83,13 @@ const SETTINGS_OF = {
   maxStaleMs: 'SECRETS_GATEWAY_CACHE_MAX_STALE_MS',
   negativeTtlMs: 'SECRETS_GATEWAY_CACHE_NEGATIVE_TTL_MS',
   forcedRefreshMinIntervalMs: 'SECRETS_GATEWAY_FORCED_REFRESH_MIN_INTERVAL_MS',
+  staleIfSlowMs: 'SECRETS_GATEWAY_CACHE_STALE_IF_SLOW_MS',
 } as const satisfies Partial<Record<keyof CacheConfig, SettingName>>;
 
 export const DEFAULT_CACHE_CONFIG: Readonly<CacheConfig> = Object.freeze({
   ...(Object.fromEntries(Object.entries(SETTINGS_OF).map(([k, name]) => [k, defaultOf(name)])) as Pick<CacheConfig, keyof typeof SETTINGS_OF>),
   ttlJitterRatio: 0.1,
   hotWindowMs: 300_000,
-  staleIfSlowMs: 1_000,
   refreshRetryMs: 5_000,
   rotationCheckDelayMs: 5_000,
   lockLeaseMs: 10_000,
@@ -114,7 +114,6 @@ const RANGES: Record<NumKey, readonly [min: number, max: number]> = {
   ...(Object.fromEntries(Object.entries(SETTINGS_OF).flatMap(([k, name]) => (typeof DEFAULT_CACHE_CONFIG[k as keyof CacheConfig] === 'number' ? [[k, rangeOf(name)]] : []))) as Record<Exclude<NumKey, OwnNumKey>, readonly [number, number]>),
   ttlJitterRatio: [0, 0.5],
   hotWindowMs: [0, 86_400_000],
-  staleIfSlowMs: [0, 600_000],
   refreshRetryMs: [1, 3_600_000],
   rotationCheckDelayMs: [0, 3_600_000],
   lockLeaseMs: [50, 600_000],

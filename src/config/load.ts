@@ -113,6 +113,7 @@ export function loadConfig(opts: LoadOptions): GatewayConfig {
         serveStaleOnTransientError: get('SECRETS_GATEWAY_CACHE_SERVE_STALE'),
         maxStaleMs: get('SECRETS_GATEWAY_CACHE_MAX_STALE_MS'),
         negativeTtlMs: get('SECRETS_GATEWAY_CACHE_NEGATIVE_TTL_MS'),
+        staleIfSlowMs: get('SECRETS_GATEWAY_CACHE_STALE_IF_SLOW_MS'),
       },
       sealKeys,
       namingKeyId,

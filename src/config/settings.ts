@@ -53,6 +53,7 @@ export const SETTINGS = {
   SECRETS_GATEWAY_CACHE_L1_TTL_MS: s({ parse: int(0, 600_000), default: 5_000, doc: 'How long the in-process cache answers before checking the shared one. @default 5000' }),
   SECRETS_GATEWAY_CACHE_SERVE_STALE: s({ parse: bool, default: true, doc: 'Answer a cached value (source STALE) when KMS fails transiently. Never after NotFound, AccessDenied or deletion. @default true' }),
   SECRETS_GATEWAY_CACHE_MAX_STALE_MS: s({ parse: int(0, 7 * 86_400_000), default: 3_600_000, doc: 'How long past its TTL a value may be answered stale. @default 3600000' }),
+  SECRETS_GATEWAY_CACHE_STALE_IF_SLOW_MS: s({ parse: int(0, 600_000), default: 1_000, doc: 'A read holding an expired value (within max-stale and its max_staleness) answers it STALE when the refresh has not finished within this long, so a slow or recovering KMS costs callers this much, not their deadline; the refresh goes on. 0: wait for the refresh. @default 1000' }),
   SECRETS_GATEWAY_FORCED_REFRESH_MIN_INTERVAL_MS: s({ parse: int(0, 600_000), default: 1_000, doc: 'A GetSecret max_staleness below this is raised to it, so no caller can force more than one KMS refresh of a secret (or re-check of a missing name) per interval for the whole cluster. @default 1000' }),
   SECRETS_GATEWAY_CACHE_NEGATIVE_TTL_MS: s({ parse: int(0, 3_600_000), default: 5_000, doc: 'How long a NotFound is remembered, so a bad name cannot hammer KMS; 0 turns it off. @default 5000' }),
   SECRETS_GATEWAY_WATCH_POLL_INTERVAL_MS: s({
