@@ -77,11 +77,25 @@ async function buildAccess(config: GatewayConfig, logger: Logger, closers: (() =
     audit = sink;
     closers.push(() => sink.close());
     // logrotate's postrotate: reopen the file at its path.
-    const onHup = () => void sink.reopen();
-    process.on('SIGHUP', onHup);
-    closers.push(() => void process.off('SIGHUP', onHup));
+    closers.push(onSighup(() => void sink.reopen()));
   }
   return { access: { gate, rateLimits, ...(audit ? { audit } : {}) }, ...(credentials ? { credentials } : {}), ...(policy ? { policy } : {}) };
+}
+
+/**
+ * Runs `fn` on SIGHUP until the returned function is called. One process listener serves every
+ * gateway in the process (tests and embedders start many), so none of them hits the listener limit.
+ */
+const hupHandlers = new Set<() => void>();
+const onHup = () => hupHandlers.forEach((h) => h());
+function onSighup(fn: () => void): () => void {
+  const h = () => fn();
+  if (hupHandlers.size === 0) process.on('SIGHUP', onHup);
+  hupHandlers.add(h);
+  return () => {
+    hupHandlers.delete(h);
+    if (hupHandlers.size === 0) process.off('SIGHUP', onHup);
+  };
 }
 
 /**

@@ -33,6 +33,12 @@ export interface CallerLimitsOptions {
   missReads: RateOptions;
   /** Every WatchSecret open. */
   streamOpens: RateOptions;
+  /**
+   * Calls from one peer address that fail authentication: beyond it they get RESOURCE_EXHAUSTED
+   * and no audit line each, so a peer sending garbage cannot turn into audit I/O. Callers that
+   * authenticate never touch this bucket.
+   */
+  unauthenticated: RateOptions;
   /** Callers whose buckets are tracked at once (memory bound), e.g. 100000. */
   maxCallers: number;
   /** Monotonic milliseconds. @default performance.now */
@@ -44,6 +50,7 @@ interface Buckets {
   getSecret: number;
   miss: number;
   streamOpen: number;
+  unauthenticated: number;
 }
 type BucketName = keyof Buckets;
 
@@ -61,6 +68,7 @@ const MESSAGES: Record<BucketName, string> = {
   getSecret: 'per-caller GetSecret rate limit reached',
   miss: 'per-caller cache-miss rate limit reached',
   streamOpen: 'per-caller WatchSecret open rate limit reached',
+  unauthenticated: 'too many calls that failed authentication from this address',
 };
 
 export class CallerLimits {
@@ -73,6 +81,7 @@ export class CallerLimits {
       getSecret: rate('getSecret', opts.getSecret),
       miss: rate('missReads', opts.missReads),
       streamOpen: rate('streamOpens', opts.streamOpens),
+      unauthenticated: rate('unauthenticated', opts.unauthenticated),
     };
     this.callers = new LRUCache<string, Buckets>({ max: count('maxCallers', opts.maxCallers) });
     this.now = opts.now ?? (() => performance.now());
@@ -86,6 +95,14 @@ export class CallerLimits {
   /** Takes a stream-open token, or throws ResourceExhaustedError with the ms until one is available. */
   takeStreamOpen(caller: string): void {
     this.take(caller, 'streamOpen');
+  }
+
+  /**
+   * Takes a token for a call that failed authentication, by peer address (`peer:<ip>`, a key no
+   * identity can take), or throws ResourceExhaustedError with the ms until one is available.
+   */
+  takeUnauthenticated(peerKey: string): void {
+    this.take(peerKey, 'unauthenticated');
   }
 
   /**
@@ -117,7 +134,7 @@ export class CallerLimits {
     this.dropIdle(now, caller);
     let b = this.callers.get(caller); // get() marks it most recently used
     if (b === undefined) {
-      b = { getSecret: now, miss: now, streamOpen: now }; // full: TAT not ahead of now
+      b = { getSecret: now, miss: now, streamOpen: now, unauthenticated: now }; // full: TAT not ahead of now
       this.callers.set(caller, b); // evicts the least recently used caller when at maxCallers
     }
     const r = this.rates[which];
@@ -142,7 +159,7 @@ export class CallerLimits {
       const oldest = this.callers.rkeys().next();
       if (oldest.done || oldest.value === serving) return;
       const b = this.callers.peek(oldest.value)!;
-      if (b.getSecret > now || b.miss > now || b.streamOpen > now) return;
+      if (b.getSecret > now || b.miss > now || b.streamOpen > now || b.unauthenticated > now) return;
       this.callers.delete(oldest.value);
     }
   }

@@ -244,6 +244,7 @@ function authConfigFrom(get: Get, mode: Mode, baseDir: string): AuthConfig {
       getSecret: { ratePerSec: get('SECRETS_GATEWAY_LIMIT_GET_RPS'), burst: get('SECRETS_GATEWAY_LIMIT_GET_BURST') },
       missReads: { ratePerSec: get('SECRETS_GATEWAY_LIMIT_MISS_RPS'), burst: get('SECRETS_GATEWAY_LIMIT_MISS_BURST') },
       streamOpens: { ratePerSec: get('SECRETS_GATEWAY_LIMIT_STREAM_OPENS_RPS'), burst: get('SECRETS_GATEWAY_LIMIT_STREAM_OPENS_BURST') },
+      unauthenticated: { ratePerSec: get('SECRETS_GATEWAY_LIMIT_UNAUTHENTICATED_RPS'), burst: get('SECRETS_GATEWAY_LIMIT_UNAUTHENTICATED_BURST') },
     },
   };
 }

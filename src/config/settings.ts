@@ -95,6 +95,8 @@ export const SETTINGS = {
   SECRETS_GATEWAY_LIMIT_MISS_BURST: s({ parse: int(1, 100_000), default: 50, doc: 'Cache-missing reads a caller may make in a burst (warm-up of a new pod). @default 50' }),
   SECRETS_GATEWAY_LIMIT_STREAM_OPENS_RPS: s({ parse: int(1, 100_000), default: 20, doc: 'WatchSecret streams a caller may open per second. @default 20' }),
   SECRETS_GATEWAY_LIMIT_STREAM_OPENS_BURST: s({ parse: int(1, 100_000), default: 100, doc: 'WatchSecret opens per caller in a burst. @default 100' }),
+  SECRETS_GATEWAY_LIMIT_UNAUTHENTICATED_RPS: s({ parse: int(1, 100_000), default: 5, doc: 'Calls per second from one peer address that fail authentication; beyond it they get RESOURCE_EXHAUSTED and are counted instead of audited one line each (secretsgateway_authz_decisions_total{reason="rate_limited"}). Calls that authenticate are not affected. @default 5' }),
+  SECRETS_GATEWAY_LIMIT_UNAUTHENTICATED_BURST: s({ parse: int(1, 100_000), default: 20, doc: 'Failed authentications per peer address in a burst. @default 20' }),
   SECRETS_GATEWAY_MAX_CONCURRENT_STREAMS: s({ parse: int(1, 1_000_000), default: 1_000, doc: 'HTTP/2 streams (calls) one connection may hold open at once (grpc.max_concurrent_streams). @default 1000' }),
   SECRETS_GATEWAY_MAX_RECEIVE_MESSAGE_BYTES: s({ parse: int(1024, 4 * 1024 * 1024), default: 64 * 1024, doc: 'Largest request message accepted. @default 65536' }),
 

@@ -60,6 +60,7 @@ export interface AuthConfig {
     getSecret: { ratePerSec: number; burst: number };
     missReads: { ratePerSec: number; burst: number };
     streamOpens: { ratePerSec: number; burst: number };
+    unauthenticated: { ratePerSec: number; burst: number };
   };
 }
 

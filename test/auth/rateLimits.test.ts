@@ -13,6 +13,7 @@ function limits(clock: { now: () => number }, over: Partial<CallerLimitsOptions>
     getSecret: { ratePerSec: 10, burst: 5 },
     missReads: { ratePerSec: 2, burst: 2 },
     streamOpens: { ratePerSec: 1, burst: 3 },
+    unauthenticated: { ratePerSec: 1, burst: 4 },
     maxCallers: 1000,
     now: clock.now,
     ...over,
@@ -192,4 +193,16 @@ test('invalid options are refused with the option named', (t) => {
   t.throws(() => limits(clock, { missReads: { ratePerSec: 0, burst: 1 } }), { message: /missReads\.ratePerSec/ });
   t.throws(() => limits(clock, { getSecret: { ratePerSec: 1, burst: 0.5 } }), { message: /getSecret\.burst/ });
   t.throws(() => limits(clock, { maxCallers: 0 }), { message: /maxCallers/ });
+});
+
+test('failed authentications are limited per peer address, in a key no identity shares', (t) => {
+  const clock = fakeClock();
+  const l = limits(clock);
+  t.is(takesUntilRefused(() => l.takeUnauthenticated('peer:10.0.0.1')), 4);
+  t.is(exhausted(t, () => l.takeUnauthenticated('peer:10.0.0.1')).message, 'too many calls that failed authentication from this address');
+  t.is(takesUntilRefused(() => l.takeUnauthenticated('peer:10.0.0.2')), 4, 'another address has its own bucket');
+  l.takeGetSecret('peer:10.0.0.1'); // the same key's other buckets are untouched
+  clock.advance(1000);
+  l.takeUnauthenticated('peer:10.0.0.1');
+  t.pass();
 });

@@ -287,6 +287,21 @@ test('per-caller limits answer RESOURCE_EXHAUSTED with retry-after-ms; the miss 
   t.true(more.some((a) => a.code === grpc.status.RESOURCE_EXHAUSTED && /GetSecret rate/.test(a.details)));
 });
 
+test('a flood of calls that fail authentication from one address is cut to RESOURCE_EXHAUSTED and not audited line by line; a caller that authenticates is unaffected', async (t) => {
+  const e = await startAuthGateway(t, { SECRETS_GATEWAY_LIMIT_UNAUTHENTICATED_RPS: '1', SECRETS_GATEWAY_LIMIT_UNAUTHENTICATED_BURST: '10' });
+  const garbage = client(t, e, { token: 'not-a-jwt' });
+  const answers = await Promise.all(Array.from({ length: 60 }, () => get(garbage, 'payments/db')));
+  const refused = answers.filter((a) => a.code === grpc.status.UNAUTHENTICATED).length;
+  const cut = answers.filter((a) => a.code === grpc.status.RESOURCE_EXHAUSTED);
+  t.is(refused + cut.length, answers.length);
+  t.true(refused >= 10 && refused <= 12, `${refused} UNAUTHENTICATED (burst 10)`);
+  t.true(cut.every((a) => Number(a.trailers?.get('retry-after-ms')[0]) >= 1), 'each cut call carries retry-after-ms');
+  t.is(e.audit().length, refused, 'only the calls inside the budget were audited');
+  // The same address with a valid credential: its own identity's buckets, untouched by the flood.
+  t.is((await get(client(t, e, { token: e.m.tokens.worker }), 'payments/db')).code, grpc.status.OK);
+  t.regex(await e.metricText(), /"reason":"rate_limited"/);
+});
+
 test('an audit sink that cannot write makes calls fail closed with UNAVAILABLE: no value leaves unrecorded', async (t) => {
   const e = await startAuthGateway(t, { SECRETS_GATEWAY_AUDIT_LOG: '/dev/full' });
   const a = await get(client(t, e, { cert: e.m.clients.spiffe }), 'payments/db');

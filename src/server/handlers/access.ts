@@ -6,7 +6,7 @@
  */
 import { status, type Metadata } from '@grpc/grpc-js';
 import type { AuditRecord } from '../../auth/audit';
-import type { Caller, CallerGate } from '../../auth/gate';
+import { peerHost, type Caller, type CallerGate } from '../../auth/gate';
 import { PolicyDeniedError, ResourceExhaustedError, UnauthenticatedError } from '../../errors';
 import type { SecretSelector } from '../../model';
 import type { FreshnessSource } from '../../watch/reader';
@@ -17,6 +17,8 @@ export interface CallerRateLimits {
   takeGetSecret(caller: string): void;
   takeStreamOpen(caller: string): void;
   takeMiss(caller: string): void;
+  /** For a call that failed authentication, by peer address. */
+  takeUnauthenticated?(peerKey: string): void;
 }
 
 /** Where decisions are recorded (auth/audit.ts satisfies it); `write` rejects when it cannot record. */
@@ -68,6 +70,7 @@ export function isDenial(err: unknown): boolean {
  * malformed request is not one). Rejects when the sink cannot record it.
  */
 export async function audit(deps: AccessDeps, d: Decision): Promise<void> {
+  if (d.err instanceof UnauthenticatedError) chargeUnauthenticated(deps, d);
   const record = decide(deps, d);
   if (record) await deps.audit!.write(record);
 }
@@ -76,6 +79,27 @@ export async function audit(deps: AccessDeps, d: Decision): Promise<void> {
  * Tells `onDecision` and returns the audit line to write, synchronously: undefined when there is
  * nothing to write (no sink, or no decision), so a call without a sink awaits nothing.
  */
+/**
+ * A call that failed authentication spends its peer address's bucket. An empty bucket turns the
+ * call into RESOURCE_EXHAUSTED (thrown, so the handler answers it) with no audit line: a flood
+ * of garbage from one address is counted (the decision metric), not written line by line.
+ */
+function chargeUnauthenticated(deps: AccessDeps, d: Decision): void {
+  if (!deps.rateLimits?.takeUnauthenticated) return;
+  let host: string;
+  try {
+    host = peerHost(d.caller?.peer ?? d.peer);
+  } catch {
+    host = 'unknown';
+  }
+  try {
+    deps.rateLimits.takeUnauthenticated(`peer:${host}`);
+  } catch (err) {
+    deps.onDecision?.({ method: d.method, decision: 'deny', reason: 'rate_limited' });
+    throw err;
+  }
+}
+
 export function decide(deps: AccessDeps, d: Decision): AuditRecord | undefined {
   if (!d.sel && !(d.err instanceof UnauthenticatedError)) return undefined;
   const denial = d.err !== undefined && isDenial(d.err);
