@@ -5,9 +5,10 @@
  * decides (through a Redis lease) which one replica actually calls the source; the others learn the
  * new timing from the shared tier. So a hot secret never expires on the request path.
  *
- * A watched key is also polled by the watch detector. The two never both ask KMS for one due
- * time: a refresh finds the entry a poll just wrote (refreshAtMs ahead) and adopts it, and a
- * refresh's write reaches the detector on the change feed, which moves its next poll a cadence on.
+ * A watched key is *pinned* (`pin`, from SecretStore.schedule): tracked whether or not refresh-ahead
+ * is enabled or the key is read, never dropped for leaving the hot window, and kept (retried) when
+ * its entry is evicted, until `unpin`. Its due time is the earlier of refresh-ahead and the watch
+ * cadence (see watched.ts), so this timer is the only one that decides when KMS is asked for it.
  */
 import { timerMs } from '../abort';
 import type { Logger } from '../telemetry/logger';
@@ -30,6 +31,8 @@ interface Tracked {
   lastReadAtMs: number;
   timer?: NodeJS.Timeout;
   running: boolean;
+  /** Watched: tracked until unpinned, whatever the reads. */
+  pinned: boolean;
 }
 
 export class Refresher {
@@ -55,12 +58,13 @@ export class Refresher {
    * without (a write), only an entry already tracked is rescheduled.
    */
   track(t: Target, dueAtMs: number, readAtMs?: number): void {
-    if (!this.o.enabled || this.closed) return;
+    if (this.closed) return;
     let e = this.tracked.get(t.tag);
+    if (!this.o.enabled && !e?.pinned) return;
     if (!Number.isFinite(dueAtMs)) return this.untrack(t.tag);
     if (!e) {
       if (readAtMs === undefined || this.tracked.size >= this.o.maxTracked) return;
-      e = { t, dueAtMs, lastReadAtMs: readAtMs, running: false };
+      e = { t, dueAtMs, lastReadAtMs: readAtMs, running: false, pinned: false };
       this.tracked.set(t.tag, e);
     }
     if (readAtMs !== undefined) e.lastReadAtMs = Math.max(e.lastReadAtMs, readAtMs);
@@ -80,7 +84,36 @@ export class Refresher {
     if (e && !e.running && !this.closed) this.fire(e);
   }
 
+  /**
+   * Tracks `t` as watched, due at `dueAtMs`, until `unpin`. Bounded by the watch hub's keys (each
+   * also holds one of the store's bounded subscriptions), not by maxTracked.
+   */
+  pin(t: Target, dueAtMs: number): void {
+    if (this.closed) return;
+    const e = this.tracked.get(t.tag) ?? { t, dueAtMs, lastReadAtMs: 0, running: false, pinned: true };
+    this.tracked.set(t.tag, e);
+    e.pinned = true;
+    e.dueAtMs = dueAtMs;
+    if (!e.running) this.arm(e);
+  }
+
+  /** No longer watched: an entry that is read hot goes on being refreshed ahead, others stop. */
+  unpin(tag: string): void {
+    const e = this.tracked.get(tag);
+    if (!e?.pinned) return;
+    e.pinned = false;
+    if (!this.o.enabled || this.o.now() - e.lastReadAtMs > this.o.hotWindowMs) this.drop(tag);
+  }
+
+  /** Stops refreshing `tag` (its entry is gone); a pinned key is retried instead, as its watchers still wait. */
   untrack(tag: string): void {
+    const e = this.tracked.get(tag);
+    if (!e?.pinned) return this.drop(tag);
+    e.dueAtMs = this.o.now() + this.o.refreshRetryMs;
+    if (!e.running) this.arm(e);
+  }
+
+  private drop(tag: string): void {
     const e = this.tracked.get(tag);
     if (!e) return;
     clearTimeout(e.timer);
@@ -103,7 +136,7 @@ export class Refresher {
     clearTimeout(e.timer);
     e.timer = undefined;
     if (this.closed || this.tracked.get(e.t.tag) !== e) return;
-    if (this.o.now() - e.lastReadAtMs > this.o.hotWindowMs) return this.untrack(e.t.tag);
+    if (!e.pinned && this.o.now() - e.lastReadAtMs > this.o.hotWindowMs) return this.drop(e.t.tag);
     e.running = true;
     this.o.refresh(e.t).then(
       (next) => this.done(e, next),
@@ -117,10 +150,10 @@ export class Refresher {
   private done(e: Tracked, next: number | undefined): void {
     e.running = false;
     if (this.closed || this.tracked.get(e.t.tag) !== e) return;
-    if (next === undefined || !Number.isFinite(next)) return this.untrack(e.t.tag);
+    if (!e.pinned && (next === undefined || !Number.isFinite(next))) return this.drop(e.t.tag);
     // Never spin on a time already past (e.g. the refresh could not move the entry forward).
     const now = this.o.now();
-    e.dueAtMs = next > now ? next : now + this.o.refreshRetryMs;
+    e.dueAtMs = next !== undefined && Number.isFinite(next) && next > now ? next : now + this.o.refreshRetryMs;
     this.arm(e);
   }
 }

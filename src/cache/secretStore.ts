@@ -28,6 +28,7 @@ import type { SecretSource } from './secretSource';
 import type { SharedTier } from './sharedTier';
 import { SingleFlight } from './singleFlight';
 import { Subscriptions } from './subscriptions';
+import { WatchedKeys, type CheckPlan } from './watched';
 
 export type FreshnessSource = 'LOCAL_CACHE' | 'SHARED_CACHE' | 'KMS' | 'STALE';
 
@@ -94,6 +95,7 @@ export class SecretStore {
   private readonly flights: SingleFlight<LoadResult>;
   private readonly refresher: Refresher;
   private readonly subs: Subscriptions;
+  private readonly watched = new WatchedKeys();
   private readonly closer = new AbortScope();
   private readonly auth: MessageAuth;
   private readonly marks: HighWaterMarks;
@@ -232,7 +234,7 @@ export class SecretStore {
       if (r.entry.checkedAtMs < rank) throw r.cause;
       this.refresher.track(t, now + this.config.refreshRetryMs, now);
     } else {
-      this.refresher.track(t, r.entry.refreshAtMs, now);
+      this.refresher.track(t, this.dueOf(t, r.entry), now);
     }
     return answer(r.entry, r.source);
   }
@@ -273,6 +275,26 @@ export class SecretStore {
     return this.subs.add(this.namer.tag(selectorKey(sel)), sel, listener);
   }
 
+  /**
+   * Keeps `sel` checked with KMS on `plan`'s cadence (as well as refresh-ahead: whichever is due
+   * first) until the handle closes. The store's refresher is the key's one scheduler: each due time
+   * reads the shared tier first (a check by any replica counts), then takes the refresh lease, so
+   * replicas that schedule the same key still ask KMS about once per due time. Ref-counted per key.
+   */
+  schedule(sel: SecretSelector, plan: CheckPlan): { close(): void } {
+    this.assertOpen();
+    const key = selectorKey(sel);
+    const t: Target = { sel, key, tag: this.namer.tag(key) };
+    const remove = this.watched.add(t.tag, plan);
+    const item = this.l1.peek(key);
+    this.refresher.pin(t, this.dueOf(t, item?.kind === 'value' ? item.entry : undefined));
+    return {
+      close: () => {
+        if (remove()) this.refresher.unpin(t.tag);
+      },
+    };
+  }
+
   stats(): StoreStats {
     return {
       l1Size: this.l1.size,
@@ -300,6 +322,7 @@ export class SecretStore {
     this.closed = true;
     const reason = new BackendUnavailableError('secret cache closed');
     this.refresher.close();
+    this.watched.clear();
     this.closer.close(reason);
     this.waiters.close();
     // Fills end quickly once aborted (a source that ignores its signal is waited for at most one lock lease).
@@ -322,14 +345,14 @@ export class SecretStore {
           const got = await this.loader.read(t);
           if (got.negative) return undefined;
           seen = got.entry;
-          if (seen && seen.refreshAtMs > now) return this.adopt(t, seen);
+          if (seen && this.dueOf(t, seen) > now) return this.adopt(t, seen);
           leaseToken = randomBytes(16).toString('base64url');
           if (!(await this.breaker.run(() => this.tier.tryLease(t.tag, leaseToken!, this.config.refreshLeaseMs)))) {
             leaseToken = undefined; // another replica refreshes; look again when its lease would be over
             return now + Math.min(this.config.refreshLeaseMs, Math.max(this.config.fillPollMs, seen ? (seen.freshUntilMs - now) / 2 : 0));
           }
           const again = await this.loader.read(t); // double-check: it may have been refreshed before our claim
-          if (again.entry && again.entry.refreshAtMs > this.now()) return this.adopt(t, again.entry);
+          if (again.entry && this.dueOf(t, again.entry) > this.now()) return this.adopt(t, again.entry);
           seen = again.entry;
         } catch {
           seen = null; // shared tier unavailable: refresh for this replica only
@@ -339,8 +362,12 @@ export class SecretStore {
       const base = seen ?? (local?.kind === 'value' ? local.entry : null);
       const rank = base ? base.checkedAtMs + 1 : this.now();
       // A flight of its own: reads must not join (and wait for) a refresh while the entry is still fresh.
-      const r = await this.flights.do(`${t.key}\0refresh`, rank, (signal, fr) => this.loader.load(t, fr, signal), { accept: () => true });
-      return r.source === 'STALE' ? this.now() + this.config.refreshRetryMs : r.entry.refreshAtMs;
+      const r = await this.flights.do(`${t.key}\0refresh`, rank, (signal, fr) => this.loader.load(t, fr, signal), { accept: () => true }).catch((err: unknown) => {
+        this.watched.checked(t.tag, err);
+        throw err;
+      });
+      if (r.source === 'KMS' || r.source === 'STALE') this.watched.checked(t.tag, r.source === 'STALE' ? r.cause : undefined);
+      return r.source === 'STALE' ? this.now() + this.config.refreshRetryMs : this.dueOf(t, r.entry);
     } catch (err) {
       if (err instanceof SecretNotFoundError || err instanceof AccessDeniedError) return undefined;
       throw err;
@@ -354,11 +381,16 @@ export class SecretStore {
 
   private adopt(t: Target, e: CacheEntry): number {
     this.l1.setValue(t.key, t.tag, e, this.now());
-    return e.refreshAtMs;
+    return this.dueOf(t, e);
+  }
+
+  /** When `e` is next due: refresh-ahead, or the watch cadence when the key is scheduled and that is earlier. */
+  private dueOf(t: Target, e: CacheEntry | undefined): number {
+    return this.watched.dueOf(t.tag, e, this.now());
   }
 
   private written(t: Target, entry: CacheEntry): void {
-    this.refresher.track(t, entry.refreshAtMs);
+    this.refresher.track(t, this.dueOf(t, entry));
     const update = { type: 'written' as const, versionId: entry.secret.versionId, checkedAtMs: entry.checkedAtMs, origin: 'local' as const };
     this.subs.emit(t.tag, update);
   }

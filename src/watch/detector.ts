@@ -1,36 +1,39 @@
 /**
- * The rotation detector. Every replica runs one; for each watched key a lease on the bus elects a
- * single poller for the whole cluster, so KMS calls for watching stay at "watched keys ÷ poll
- * interval" whatever the number of watchers or replicas.
+ * The rotation detector. Every replica runs one; for each watched key a lease on the bus elects the
+ * single replica whose cache schedules the key on the watch cadence, so KMS calls for watching stay
+ * at "watched keys ÷ poll interval" whatever the number of watchers or replicas.
+ *
+ * The detector never times a KMS call itself: the elected replica hands the key's cadence
+ * (schedule.ts: interval with jitter, just after NextRotationDate + rotationDelay) to the cache
+ * (`SecretFeed.schedule`), whose refresher is the key's one scheduler: it asks KMS at the earlier
+ * of refresh-ahead and the watch cadence, counting any replica's check it finds in the shared tier,
+ * under the refresh lease. The cache writes what KMS answered and its change feed tells every
+ * replica's hub (`noteChecked` here).
  *
  * Per key: every `leaseMs/3` the replica refreshes its interest and either extends its lease or
- * tries to take it (a crashed holder's lease lapses after `leaseMs`). The holder polls with
- * `maxStalenessMs: 0` on the cadence of schedule.ts. It publishes nothing itself: the cache writes
- * what KMS answered and its change feed tells every replica's hub (`noteChecked` here). Any KMS
- * confirmation on that feed (the cache's refresh-ahead or a fill included) counts as the key's
- * check, so a hot, watched key has one schedule: whichever is due first asks KMS.
- *
- * A holder whose own watchers left keeps polling while the interest registry shows watchers on
- * other replicas (no gap while the lease changes hands) and stops, releasing the lease, when the
- * last watcher anywhere has left. If the bus itself fails (Redis down), the replica polls on its
- * own ("degraded") rather than let its watches go silent: KMS calls then grow with replicas, for
- * the length of the outage only, and never with watchers.
+ * tries to take it (a crashed holder's lease lapses after `leaseMs`; the new holder's cache goes on
+ * from the last check in the shared tier). A holder whose own watchers left keeps the schedule while
+ * the interest registry shows watchers on other replicas (no gap while the lease changes hands) and
+ * stops, releasing the lease, when the last watcher anywhere has left. If the bus itself fails
+ * (Redis down), the replica schedules the key on its own ("degraded") rather than let its watches go
+ * silent: KMS calls then grow with replicas, for the length of the outage only, and never with
+ * watchers. A key nobody checked for 3 intervals although its lease is held (a squatter) is
+ * scheduled here until one check is made.
  */
 import { randomUUID } from 'node:crypto';
-import { AccessDeniedError, BackendUnavailableError, SecretNotFoundError } from '../errors';
+import { AccessDeniedError, SecretNotFoundError } from '../errors';
 import type { SecretSelector } from '../model';
 import type { Logger } from '../telemetry/logger';
 import type { WatchBus } from './bus';
-import type { ReadResult, SecretReader } from './reader';
+import type { CheckPlan, SecretFeed } from './reader';
 import { nextPollDelayMs, type PollCadence } from './schedule';
-import { timeoutSignal } from '../abort';
 
 export interface DetectorOptions {
   bus: WatchBus;
-  reader: SecretReader;
+  /** The cache's scheduler. */
+  feed: Pick<SecretFeed, 'schedule'>;
   cadence: PollCadence;
   leaseMs: number;
-  readTimeoutMs: number;
   replicaId: string;
   log: Logger;
   random: () => number;
@@ -42,12 +45,12 @@ interface KeyPoller {
   /** This replica has watchers on the key. */
   local: boolean;
   holding: boolean;
-  /** The bus failed; polling on our own until it answers again. */
+  /** The bus failed; scheduling on our own until it answers again. */
   degraded: boolean;
+  /** Unpolled past 3 intervals although the lease is held: scheduled here until one check is made. */
+  catchingUp: boolean;
   stopped: boolean;
-  lastVersionId?: string;
-  nextRotationTimeMs?: number;
-  /** Local time of the newest check by any replica (for the cadence after a takeover). */
+  /** Local time of the newest check by any replica (unpolled detection). */
   lastCheckLocalMs?: number;
   interestAtMs: number;
   /** When this replica started tracking the key (local ms). */
@@ -57,19 +60,16 @@ interface KeyPoller {
   /** Interest joins and leaves of this key, in order: a leave never overtakes a join in flight. */
   interestOps: Promise<void>;
   failures: number;
-  /** When the scheduled poll is due (local ms). */
-  pollDueMs?: number;
+  /** The cache schedules the key on the watch cadence while this is open. */
+  schedule?: { close(): void };
   tickTimer?: NodeJS.Timeout;
-  pollTimer?: NodeJS.Timeout;
-  polling?: Promise<void>;
   ticking?: Promise<void>;
 }
 
 export class RotationDetector {
   private readonly keys = new Map<string, KeyPoller>();
   private readonly token = randomUUID();
-  private readonly closing = new AbortController();
-  /** Force-refresh reads made by this replica (tests and metrics). */
+  /** KMS checks this replica's cache made on the watch schedule (tests and metrics). */
   polls = 0;
   /** Times a watched key was found unpolled past 3 intervals, and polled here anyway. */
   unpolled = 0;
@@ -84,7 +84,7 @@ export class RotationDetector {
       this.joinInterest(p).catch((err) => this.o.log.debug('joining watch interest failed', { error: err }));
       return;
     }
-    const fresh: KeyPoller = { tag, sel, local: true, holding: false, degraded: false, stopped: false, interestAtMs: 0, trackedAtMs: Date.now(), interestOps: Promise.resolve(), failures: 0 };
+    const fresh: KeyPoller = { tag, sel, local: true, holding: false, degraded: false, catchingUp: false, stopped: false, interestAtMs: 0, trackedAtMs: Date.now(), interestOps: Promise.resolve(), failures: 0 };
     this.keys.set(tag, fresh);
     this.runTick(fresh);
   }
@@ -100,35 +100,22 @@ export class RotationDetector {
   }
 
   /**
-   * The cache's feed reports a KMS confirmation of the key (another replica's poll, any replica's
-   * refresh-ahead or fill, or ours): that is this interval's check. It resets the takeover cadence
-   * and, while this replica polls the key, moves its next poll one cadence past it, so the key has
-   * one schedule for the cluster whichever mechanism asked KMS.
+   * The cache's feed reports a KMS confirmation of the key (another replica's check, any replica's
+   * refresh-ahead or fill, or ours): that is this interval's check (the cache's scheduler already
+   * counts it when it looks at the shared tier). Here it only resets unpolled detection.
    */
-  noteChecked(tag: string, versionId: string): void {
+  noteChecked(tag: string): void {
     const p = this.keys.get(tag);
     if (!p) return;
-    p.lastVersionId = versionId;
     p.lastCheckLocalMs = Date.now();
     p.unpolledWarned = false;
-    if (p.pollDueMs !== undefined && !p.polling) this.schedulePoll(p, nextPollDelayMs(p.lastCheckLocalMs, this.o.cadence, p.nextRotationTimeMs, this.o.random));
+    if (p.catchingUp) {
+      p.catchingUp = false;
+      this.sync(p);
+    }
   }
 
-  /**
-   * A read of the key (this replica's initial load or catch-up): learn its NextRotationDate, and
-   * if this replica polls and the rotation falls before the next poll, poll just after it instead.
-   */
-  noteRead(tag: string, r: ReadResult): void {
-    const p = this.keys.get(tag);
-    if (!p) return;
-    p.nextRotationTimeMs = r.secret.nextRotationTimeMs;
-    if (p.nextRotationTimeMs === undefined || p.polling || !(p.holding || p.degraded) || p.pollDueMs === undefined) return;
-    const checkAt = p.nextRotationTimeMs + this.o.cadence.rotationDelayMs;
-    const now = Date.now();
-    if (checkAt > now && checkAt < p.pollDueMs) this.schedulePoll(p, checkAt - now);
-  }
-
-  /** `polling`: keys this replica polls (lease held, or bus down); `degraded`: of those, bus down. */
+  /** `polling`: keys this replica's cache schedules (lease held, or bus down); `degraded`: of those, bus down. */
   stats(): { keys: number; polling: number; degraded: number; polls: number; unpolled: number } {
     let polling = 0;
     let degraded = 0;
@@ -139,10 +126,9 @@ export class RotationDetector {
     return { keys: this.keys.size, polling, degraded, polls: this.polls, unpolled: this.unpolled };
   }
 
-  /** Stops every timer, aborts polls in flight, releases held leases and leaves interest. */
+  /** Stops every timer and schedule, releases held leases and leaves interest. */
   async close(): Promise<void> {
-    this.closing.abort(new BackendUnavailableError('watch hub closed'));
-    // stop() clears each key's timers synchronously, before any await lets one fire.
+    // stop() clears each key's timer and schedule synchronously, before any await lets one fire.
     await Promise.all(
       [...this.keys.values()].map((p) =>
         Promise.all([this.stop(p), p.local ? this.leaveInterest(p).catch(() => undefined) : undefined]),
@@ -153,10 +139,10 @@ export class RotationDetector {
   private async stop(p: KeyPoller): Promise<void> {
     p.stopped = true;
     clearTimeout(p.tickTimer);
-    this.cancelPoll(p);
+    this.sync(p);
     if (this.keys.get(p.tag) === p) this.keys.delete(p.tag);
     // A tick in flight may still take the lease: wait for it, then release what we hold.
-    await Promise.all([p.polling, p.ticking]);
+    await p.ticking;
     if (p.holding) {
       p.holding = false;
       // Releasing (rather than letting it lapse) lets another replica take over at its next tick.
@@ -195,8 +181,6 @@ export class RotationDetector {
         : await this.o.bus.acquireLease(p.tag, this.token, this.o.leaseMs);
       if (p.degraded) this.o.log.info('watch bus answers again; back to one poller per key', { tag: p.tag });
       p.degraded = false;
-      if (p.holding && !had) this.schedulePoll(p, this.takeoverDelay(p));
-      if (!p.holding) this.cancelPoll(p);
       if (had && !p.holding) this.o.log.info('lost the poll lease of a watched key', { tag: p.tag });
     } catch (err) {
       // With no local watchers there is nobody to poll for while the bus is down.
@@ -204,10 +188,10 @@ export class RotationDetector {
       if (!p.degraded) {
         this.o.log.warn('watch bus unavailable; polling this key locally until it is back', { tag: p.tag, error: err });
         p.degraded = true;
-        if (!p.polling) this.schedulePoll(p, this.takeoverDelay(p));
       }
     }
     if (p.stopped) return;
+    this.sync(p);
     if (!p.local && !p.holding && !p.degraded) return void this.stop(p);
     this.checkUnpolled(p);
     const every = this.o.leaseMs / 3;
@@ -216,11 +200,11 @@ export class RotationDetector {
 
   /**
    * Someone holds the lease but nobody has polled for 3 intervals: a squatter (a Redis writer
-   * renewing a lease it never serves) or a stuck replica. Warn once, count it, and poll here
-   * anyway, so rotations still reach this replica's watchers within a few intervals.
+   * renewing a lease it never serves) or a stuck replica. Warn once, count it, and have this
+   * replica's cache check the key anyway, so rotations still reach its watchers within a few intervals.
    */
   private checkUnpolled(p: KeyPoller): void {
-    if (!p.local || p.holding || p.degraded || p.polling) return;
+    if (!p.local || p.holding || p.degraded || p.catchingUp) return;
     const last = p.lastCheckLocalMs ?? p.trackedAtMs;
     if (Date.now() - last <= 3 * this.o.cadence.intervalMs) return;
     this.unpolled++;
@@ -229,68 +213,48 @@ export class RotationDetector {
       this.o.log.warn('a watched key has gone unpolled for 3 intervals although its lease is held; polling it here', { secretName: p.sel.name });
     }
     p.lastCheckLocalMs = Date.now();
-    p.polling = this.poll(p, true).finally(() => (p.polling = undefined));
+    p.catchingUp = true;
+    this.sync(p);
   }
 
   private runTick(p: KeyPoller): void {
     p.ticking = this.tick(p).finally(() => (p.ticking = undefined));
   }
 
-  /** A new poller continues the previous one's cadence instead of polling at once. */
-  private takeoverDelay(p: KeyPoller): number {
-    const last = p.lastCheckLocalMs ?? Date.now();
-    return Math.max(0, last + nextPollDelayMs(last, this.o.cadence, p.nextRotationTimeMs, this.o.random) - Date.now());
+  /** Opens the cache's schedule of the key while this replica is to check it, and closes it otherwise. */
+  private sync(p: KeyPoller): void {
+    const wanted = !p.stopped && (p.holding || p.degraded || p.catchingUp);
+    if (wanted && !p.schedule) p.schedule = this.o.feed.schedule(p.sel, this.planOf(p));
+    if (!wanted && p.schedule) {
+      p.schedule.close();
+      p.schedule = undefined;
+    }
   }
 
-  private cancelPoll(p: KeyPoller): void {
-    clearTimeout(p.pollTimer);
-    p.pollDueMs = undefined;
+  private planOf(p: KeyPoller): CheckPlan {
+    const { cadence, random } = this.o;
+    return {
+      nextCheckAtMs: (checkedAtMs, nextRotationTimeMs) => checkedAtMs + nextPollDelayMs(checkedAtMs, cadence, nextRotationTimeMs, random),
+      onCheck: (err) => this.checked(p, err),
+    };
   }
 
-  private schedulePoll(p: KeyPoller, delayMs: number): void {
-    this.cancelPoll(p);
-    if (p.stopped) return;
-    p.pollDueMs = Date.now() + delayMs;
-    p.pollTimer = setTimeout(() => {
-      p.pollDueMs = undefined;
-      p.polling = this.poll(p).finally(() => (p.polling = undefined));
-    }, delayMs);
-  }
-
-  private async poll(p: KeyPoller, unpolled = false): Promise<void> {
-    if (p.stopped || (!p.holding && !p.degraded && !unpolled)) return;
-    try {
-      if (!p.local && (await this.o.bus.interestCount(p.tag)) === 0 && !p.local) return void this.stop(p);
-      const r = await this.forceRead(p);
-      p.lastVersionId = r.secret.versionId;
-      p.lastCheckLocalMs = Date.now();
-      p.nextRotationTimeMs = r.secret.nextRotationTimeMs;
+  /** One KMS check of the key by this replica's cache, on the schedule. */
+  private checked(p: KeyPoller, err: unknown): void {
+    this.polls++;
+    if (err === undefined) {
       if (p.failures > 0) this.o.log.info('watched secret readable again', { secretName: p.sel.name, failures: p.failures });
       p.failures = 0;
-    } catch (err) {
-      // NotFound / AccessDenied: the cache evicted the entry and its feed ends the watches.
-      if (err instanceof SecretNotFoundError || err instanceof AccessDeniedError) return;
-      if (!this.closing.signal.aborted) {
-        // Keep polling: the watch shows growing staleness, and the next success still delivers.
-        (p.failures++ === 0 ? this.o.log.warn : this.o.log.debug)('polling a watched secret failed', { secretName: p.sel.name, error: err });
+      p.lastCheckLocalMs = Date.now();
+      if (p.catchingUp) {
+        p.catchingUp = false;
+        this.sync(p);
       }
-    } finally {
-      if (!p.stopped && (p.holding || p.degraded)) {
-        this.schedulePoll(p, nextPollDelayMs(Date.now(), this.o.cadence, p.nextRotationTimeMs, this.o.random));
-      }
+      return;
     }
-  }
-
-  private async forceRead(p: KeyPoller): Promise<ReadResult> {
-    const t = timeoutSignal(this.o.readTimeoutMs, this.closing.signal);
-    try {
-      this.polls++;
-      const r = await this.o.reader.get(p.sel, { signal: t.signal, maxStalenessMs: 0 });
-      // A stale answer means KMS was not reached: not a confirmation, so no beat goes out.
-      if (r.freshness.source === 'STALE') throw new BackendUnavailableError('KMS unreachable (the cache answered stale)');
-      return r;
-    } finally {
-      t.clear();
-    }
+    // NotFound / AccessDenied: the cache evicted the entry and its feed ends the watches.
+    if (err instanceof SecretNotFoundError || err instanceof AccessDeniedError || p.stopped) return;
+    // Keep checking: the watch shows growing staleness, and the next success still delivers.
+    (p.failures++ === 0 ? this.o.log.warn : this.o.log.debug)('polling a watched secret failed', { secretName: p.sel.name, error: err as Error });
   }
 }

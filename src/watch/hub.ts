@@ -20,7 +20,7 @@ import { defaultOf, rangeOf } from '../config/settings';
 type EvictReason = Extract<KeyUpdate, { type: 'evicted' }>['reason'];
 
 export interface WatchHubOptions {
-  /** The cache, as the watch module sees it: reads and its change feed. */
+  /** The cache, as the watch module sees it: reads, its change feed and its scheduler. */
   reader: SecretFeed;
   /** Poll leases and interest: Redis (`createRedisWatchBus`) or in-memory (`createMemoryBus`). The hub closes it. */
   bus: WatchBus;
@@ -32,7 +32,7 @@ export interface WatchHubOptions {
   rotationDelayMs?: number;
   /** Poll lease per key; a crashed poller is replaced within about 1.3 × this. @default 15000 */
   leaseMs?: number;
-  /** Upper bound on each read the hub makes (initial load, catch-up, poll). @default 30000 */
+  /** Upper bound on each read the hub makes (initial load, catch-up, confirming an eviction). @default 30000 */
   readTimeoutMs?: number;
   /** This replica's id in the interest registry; must differ between replicas. @default `<hostname>-<random>` */
   replicaId?: string;
@@ -62,13 +62,13 @@ export interface WatchHubStats {
   keys: number;
   /** Local streams (subscriptions). */
   subscribers: number;
-  /** Keys this replica currently polls: for the cluster (it holds the lease) or, bus down, for itself. */
+  /** Keys this replica's cache schedules on the watch cadence: for the cluster (it holds the lease) or, bus down, for itself. */
   pollingKeys: number;
   /** Of those, keys polled locally because the bus (Redis) is unavailable. */
   degradedKeys: number;
-  /** Force-refresh reads this replica has made. */
+  /** KMS checks of watched keys this replica's cache made on the watch schedule. */
   polls: number;
-  /** Times a watched key was found unpolled past 3 intervals (a squatted or stuck lease) and polled here. */
+  /** Times a watched key was found unpolled past 3 intervals (a squatted or stuck lease) and scheduled here. */
   unpolled: number;
   /** Rotations this replica's polls detected. */
   rotationsDetected: number;
@@ -100,10 +100,9 @@ export function createWatchHub(opts: WatchHubOptions): WatchHub {
   };
   const detector = new RotationDetector({
     bus: opts.bus,
-    reader: opts.reader,
+    feed: opts.reader,
     cadence: { intervalMs: o.pollIntervalMs, jitter: o.jitter, rotationDelayMs: o.rotationDelayMs },
     leaseMs: o.leaseMs,
-    readTimeoutMs: o.readTimeoutMs,
     replicaId: o.replicaId,
     log,
     random: o.random,
@@ -145,7 +144,7 @@ export function createWatchHub(opts: WatchHubOptions): WatchHub {
     }
     // This replica's own KMS read found another version than its streams hold: a rotation detected here.
     if (u.origin === 'local' && key.state.currentVersionId !== undefined && key.state.currentVersionId !== u.versionId) rotationsDetected++;
-    detector.noteChecked(tag, u.versionId);
+    detector.noteChecked(tag);
     key.state.onWritten({ versionId: u.versionId, checkedAtMs: u.checkedAtMs });
   };
 
@@ -154,7 +153,7 @@ export function createWatchHub(opts: WatchHubOptions): WatchHub {
       const tag = opts.bus.tagOf(selectorKey(sel));
       let key = keys.get(tag);
       if (!key && !closing.signal.aborted) {
-        const state = new KeyState(sel, { reader: opts.reader, log, closed: closing.signal, readTimeoutMs: o.readTimeoutMs, onRead: (r) => detector.noteRead(tag, r) });
+        const state = new KeyState(sel, { reader: opts.reader, log, closed: closing.signal, readTimeoutMs: o.readTimeoutMs });
         key = { state, unsubscribe: opts.reader.subscribe(sel, (u) => onUpdate(tag, u)) };
         keys.set(tag, key);
         detector.track(tag, sel);

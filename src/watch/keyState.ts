@@ -26,8 +26,6 @@ export interface KeyStateDeps {
   /** Aborts every read when the hub closes. */
   closed: AbortSignal;
   readTimeoutMs: number;
-  /** Every read applied (the detector learns NextRotationDate from it). */
-  onRead?(r: ReadResult): void;
 }
 
 export class KeyState {
@@ -101,7 +99,6 @@ export class KeyState {
    * subscriber; the same version only advances the confirmation time.
    */
   private apply(r: ReadResult): void {
-    this.deps.onRead?.(r);
     if (this.current?.secret.versionId === r.secret.versionId) {
       this.checkedAtMs = Math.max(this.checkedAtMs, r.freshness.checkedAtMs);
       return;

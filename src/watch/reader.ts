@@ -1,7 +1,7 @@
 /**
  * What the watch module and the gRPC handlers need from the cache, defined here by the consumer
  * (house style rule 3): reads (`SecretReader`, all GetSecret needs) and the cache's change feed
- * (`SecretFeed`, what the watch hub needs on top). `cache/`'s SecretStore satisfies both
+ * and its scheduler (`SecretFeed`, what the watch hub needs on top). `cache/`'s SecretStore satisfies both
  * structurally; tests use a hand-written fake. The reader throws the typed errors of `src/errors.ts`.
  */
 import type { SecretSelector, SecretVersion } from '../model';
@@ -61,7 +61,21 @@ export type KeyUpdate =
   /** The feed was interrupted: updates may have been lost, re-read. */
   | { type: 'resync' };
 
+/** The watch cadence of one key, as the cache's scheduler asks for it. */
+export interface CheckPlan {
+  /** The next check after a confirmation at `checkedAtMs` (epoch ms), given the secret's NextRotationDate. */
+  nextCheckAtMs(checkedAtMs: number, nextRotationTimeMs: number | undefined): number;
+  /** Each KMS check the scheduler of this replica made for the key: no argument on success. */
+  onCheck?(err?: unknown): void;
+}
+
 export interface SecretFeed extends SecretReader {
   /** Calls `listener` with every update of `sel`'s entry; returns the (idempotent) unsubscribe. */
   subscribe(sel: SecretSelector, listener: (u: KeyUpdate) => void): () => void;
+  /**
+   * Has the cache check `sel` with KMS on `plan`'s cadence until the handle closes: the cache's
+   * scheduler is then the only one that decides when KMS is asked for the key (its refresh-ahead
+   * or the plan, whichever is due first; a check by any replica counts). Ref-counted per key.
+   */
+  schedule(sel: SecretSelector, plan: CheckPlan): { close(): void };
 }

@@ -14,11 +14,14 @@
  * `withL1()` adds a per-replica view with its own in-process tier in front, which (like the real
  * store) drops its entry when the feed reports a write. Updates are 'local' to the view that made
  * the call and 'remote' to the others. Every call is recorded.
+ * `schedule()` models the cache's scheduler: one timer per scheduled key, due at the plan's next
+ * check after the shared tier's newest confirmation (any view's check counts), where it makes a
+ * `maxStalenessMs: 0` read through its view.
  */
 import { SecretNotFoundError } from '../../src/errors';
 import { ACS_CURRENT, type SecretSelector, type SecretVersion } from '../../src/model';
 import { AccessDeniedError } from '../../src/errors';
-import type { KeyUpdate, ReadOptions, ReadResult, SecretFeed } from '../../src/watch/reader';
+import type { CheckPlan, KeyUpdate, ReadOptions, ReadResult, SecretFeed } from '../../src/watch/reader';
 
 export interface ReaderCall {
   name: string;
@@ -114,6 +117,51 @@ export class FakeReader implements SecretFeed {
     return this.read(sel, opts, this.root);
   }
 
+  schedule(sel: SecretSelector, plan: CheckPlan): { close(): void } {
+    return this.scheduleWith((o) => this.get(sel, o), sel, plan);
+  }
+
+  /** Scheduled keys with a timer armed (tests check they are released). */
+  scheduled = 0;
+
+  private scheduleWith(read: (o: ReadOptions) => Promise<ReadResult>, sel: SecretSelector, plan: CheckPlan): { close(): void } {
+    const key = keyOf(sel);
+    let timer: NodeJS.Timeout | undefined;
+    let closed = false;
+    /** The newest confirmation the timer knows of, and when it counts from (a failed check: its time). */
+    let seenMs = -Infinity;
+    const arm = (fromMs?: number) => {
+      const hit = this.shared.get(key);
+      if (hit) seenMs = hit.checkedAtMs;
+      const basisMs = fromMs ?? hit?.checkedAtMs ?? Date.now();
+      const dueMs = plan.nextCheckAtMs(basisMs, hit?.secret.nextRotationTimeMs);
+      timer = setTimeout(() => void fire(), Math.max(0, dueMs - Date.now()));
+    };
+    const fire = async () => {
+      if (closed) return;
+      const hit = this.shared.get(key);
+      if (hit && hit.checkedAtMs > seenMs) return arm(); // checked since: go on from that check
+      let failedAtMs: number | undefined;
+      try {
+        await read({ maxStalenessMs: 0 });
+        plan.onCheck?.();
+      } catch (err) {
+        failedAtMs = Date.now();
+        plan.onCheck?.(err);
+      }
+      if (!closed) arm(failedAtMs);
+    };
+    arm();
+    return {
+      close: () => {
+        if (closed) return;
+        closed = true;
+        this.scheduled--;
+        clearTimeout(timer);
+      },
+    };
+  }
+
   private async read(sel: SecretSelector, opts: ReadOptions, from: View): Promise<ReadResult> {
     this.calls.push({ name: sel.name, stage: sel.versionStage, versionId: sel.versionId, maxStalenessMs: opts.maxStalenessMs, signal: opts.signal, atMs: Date.now() });
     if (this.hang) await waitForAbort(opts.signal);
@@ -157,8 +205,9 @@ export class FakeReader implements SecretFeed {
   withL1(ttlMs: number): SecretFeed {
     const view = new View();
     this.views.add(view);
-    return {
+    const feed: SecretFeed = {
       subscribe: (sel, listener) => view.subscribe(sel, listener),
+      schedule: (sel, plan) => this.scheduleWith((o) => feed.get(sel, o), sel, plan),
       get: async (sel, opts) => {
         const hit = view.l1.get(keyOf(sel));
         const now = Date.now();
@@ -172,6 +221,7 @@ export class FakeReader implements SecretFeed {
         return r;
       },
     };
+    return feed;
   }
 }
 
