@@ -79,6 +79,8 @@ export interface StoreStats {
   coalescedReads: number;
   /** Reads answered STALE because their refresh took longer than staleIfSlowMs (cumulative). */
   staleIfSlowAnswers: number;
+  /** Watched keys refreshed here although another holder's refresh lease had gone unserved for two leases (cumulative). */
+  squattedRefreshLeases: number;
 }
 
 export class SecretStore {
@@ -105,6 +107,8 @@ export class SecretStore {
   private closed = false;
   private coalesced = 0;
   private slowAnswers = 0;
+  private squattedLeases = 0;
+  private readonly squatWarned = new Set<string>();
 
   constructor(deps: SecretStoreDeps) {
     const cfg = (this.config = resolveCacheConfig(deps.config));
@@ -308,6 +312,7 @@ export class SecretStore {
       breaker: this.breaker.state,
       coalescedReads: this.coalesced,
       staleIfSlowAnswers: this.slowAnswers,
+      squattedRefreshLeases: this.squattedLeases,
     };
   }
 
@@ -347,13 +352,14 @@ export class SecretStore {
           seen = got.entry;
           if (seen && this.dueOf(t, seen) > now) return this.adopt(t, seen);
           leaseToken = randomBytes(16).toString('base64url');
-          if (!(await this.breaker.run(() => this.tier.tryLease(t.tag, leaseToken!, this.config.refreshLeaseMs)))) {
+          if (await this.breaker.run(() => this.tier.tryLease(t.tag, leaseToken!, this.config.refreshLeaseMs))) {
+            const again = await this.loader.read(t); // double-check: it may have been refreshed before our claim
+            if (again.entry && this.dueOf(t, again.entry) > this.now()) return this.adopt(t, again.entry);
+            seen = again.entry;
+          } else {
             leaseToken = undefined; // another replica refreshes; look again when its lease would be over
-            return now + Math.min(this.config.refreshLeaseMs, Math.max(this.config.fillPollMs, seen ? (seen.freshUntilMs - now) / 2 : 0));
+            if (!this.leaseSquatted(t, seen, now)) return now + Math.min(this.config.refreshLeaseMs, Math.max(this.config.fillPollMs, seen ? (seen.freshUntilMs - now) / 2 : 0));
           }
-          const again = await this.loader.read(t); // double-check: it may have been refreshed before our claim
-          if (again.entry && this.dueOf(t, again.entry) > this.now()) return this.adopt(t, again.entry);
-          seen = again.entry;
         } catch {
           seen = null; // shared tier unavailable: refresh for this replica only
         }
@@ -377,6 +383,23 @@ export class SecretStore {
         await this.breaker.run(() => this.tier.releaseLease(t.tag, token)).catch(() => {});
       }
     }
+  }
+
+  /**
+   * A watched key overdue by two refresh leases while its lease is held: a stuck replica, or a
+   * Redis writer renewing a plausible lease it never serves. The rotation must still get through,
+   * so this replica refreshes it anyway (its single-flight and the KMS budget still bound it),
+   * warned once per key and counted.
+   */
+  private leaseSquatted(t: Target, seen: CacheEntry | null, now: number): boolean {
+    if (!seen || !this.watched.has(t.tag) || now - this.dueOf(t, seen) <= 2 * this.config.refreshLeaseMs) return false;
+    this.squattedLeases++;
+    if (!this.squatWarned.has(t.tag)) {
+      if (this.squatWarned.size >= 1000) this.squatWarned.clear();
+      this.squatWarned.add(t.tag);
+      this.logger.warn('cache: a watched key went unrefreshed for two refresh leases although its lease is held; refreshing it here', { secretName: t.sel.name });
+    }
+    return true;
   }
 
   private adopt(t: Target, e: CacheEntry): number {
