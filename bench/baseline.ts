@@ -5,6 +5,8 @@
  * GetSecretResponse shaped and sized like the gateway's answer for the demo secret. Run as its own
  * process (`node --import tsx bench/baseline.ts [TLS_DIR]`; it prints its port); with a TLS dir it
  * serves mTLS, requiring a client certificate signed by that dir's CA, as the gateway's mTLS does.
+ * WatchSecret sends the same answer once as a Secret event and then holds the stream open until the
+ * client leaves: the floor any grpc-js server pays per idle stream (bench/streamMemory.ts).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -43,7 +45,10 @@ async function serve(tlsDir: string | undefined): Promise<number> {
   const server = new grpc.Server();
   server.addService(pkg.secretsgateway.v1.SecretsGatewayService.service, {
     GetSecret: (_call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => cb(null, answer),
-    WatchSecret: (call: grpc.ServerWritableStream<unknown, unknown>) => call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'baseline serves GetSecret only' }),
+    WatchSecret: (call: grpc.ServerWritableStream<unknown, unknown>) => {
+      const { secret, freshness } = answer as { secret: unknown; freshness: unknown };
+      call.write({ secret, freshness });
+    },
   });
   const creds = tlsDir
     ? grpc.ServerCredentials.createSsl(readFileSync(join(tlsDir, 'ca.crt')), [{ cert_chain: readFileSync(join(tlsDir, 'tls.crt')), private_key: readFileSync(join(tlsDir, 'tls.key')) }], true)
@@ -57,9 +62,9 @@ export interface BaselineProcess {
   stop(): void;
 }
 
-/** Starts the baseline in its own process; plaintext, or mTLS with `tls`. */
-export function startBaseline(tls?: TlsFiles): Promise<BaselineProcess> {
-  const child = track(spawn(process.execPath, ['--import', 'tsx', __filename, ...(tls ? [tls.dir] : [])], { stdio: ['ignore', 'pipe', 'inherit'] }));
+/** Starts the baseline in its own process; plaintext, or mTLS with `tls`; `nodeFlags` go to its node (e.g. a heap-snapshot signal). */
+export function startBaseline(tls?: TlsFiles, nodeFlags: string[] = []): Promise<BaselineProcess> {
+  const child = track(spawn(process.execPath, [...nodeFlags, '--import', 'tsx', __filename, ...(tls ? [tls.dir] : [])], { stdio: ['ignore', 'pipe', 'inherit'] }));
   return new Promise((resolve, reject) => {
     child.stdout!.once('data', (d: Buffer) => resolve({ port: Number(d.toString().trim()), pid: child.pid!, stop: () => child.kill('SIGKILL') }));
     child.once('exit', (code) => reject(new Error(`baseline exited ${code}`)));

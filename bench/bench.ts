@@ -63,6 +63,26 @@ async function timed<T>(timings: Record<string, number>, name: string, fn: () =>
   }
 }
 
+/** Figures (f) and (g) alone (BENCH_ONLY=f): three replicas sharing one redis-server, as in the full run. */
+export async function runWatchOnly(p: BenchParams, log: (line: string) => void = () => undefined): Promise<WatchFigure> {
+  const dir = mkdtempSync(join(tmpdir(), 'sg-bench-'));
+  const stops: (() => unknown)[] = [];
+  try {
+    loadgenBinary();
+    const kms = await startBenchKms(dir, { warmSecrets: 1, coldTags: [] });
+    stops.push(() => kms.emu.close());
+    const redis = await startRedis();
+    stops.push(() => redis.stop());
+    const shared = await startReplicas(kms, 3, { redis, prefix: 'bench-f' });
+    for (const g of shared) stops.push(() => g.crash());
+    log(`(f)(g) ${p.watchers} watch streams over 3 replicas, one rotation`);
+    return await watchFigure(kms, shared, WATCHED, { streams: p.watchers, conns: p.watchConns, openRate: p.watchOpenRate });
+  } finally {
+    for (const stop of stops.reverse()) await Promise.resolve(stop()).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function runBench(p: BenchParams, log: (line: string) => void = () => undefined): Promise<BenchResults> {
   const dir = mkdtempSync(join(tmpdir(), 'sg-bench-'));
   const stops: (() => unknown)[] = [];

@@ -34,8 +34,8 @@ const redisEnv = (redis: RedisInstance, prefix: string) => ({
 });
 
 /** (a), (d): `secrets-gateway dev` as shipped (embedded emulator, in-memory shared tier, L1 on). */
-export function startDevGateway(): Promise<GatewayProcess> {
-  return startGatewayProcess({ ...UNLIMITED }, { command: 'dev' });
+export function startDevGateway(extra: Record<string, string> = {}): Promise<GatewayProcess> {
+  return startGatewayProcess({ ...UNLIMITED, ...extra }, { command: 'dev' });
 }
 
 /** (c): dev with a real redis-server shared tier and the in-process cache off (L1 TTL 0): every hit is a Redis read. */

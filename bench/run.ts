@@ -3,11 +3,11 @@
  * one run on this machine, and writes BENCHMARKS.md. `npm run bench -- --smoke` (or BENCH_SMOKE=1)
  * runs each figure tiny and prints the results instead. Knobs: BENCH_ROUNDS, BENCH_ROUND_MS,
  * BENCH_WATCHERS, BENCH_WATCH_CONNS, BENCH_WATCH_OPEN_RATE, BENCH_COLD_READS, BENCH_WARM_SECRETS; BENCH_NOTE adds a line
- * about the machine. Loopback only.
+ * about the machine; BENCH_ONLY=f runs the watch figures (f)(g) alone and prints them as JSON. Loopback only.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FULL, runBench, SMOKE, type BenchParams } from './bench';
+import { FULL, runBench, runWatchOnly, SMOKE, type BenchParams } from './bench';
 import { renderReport } from './report';
 
 function params(smoke: boolean): BenchParams {
@@ -36,6 +36,11 @@ async function main(): Promise<number> {
   const smoke = process.argv.includes('--smoke') || process.env.BENCH_SMOKE === '1';
   const p = params(smoke);
   const t0 = Date.now();
+  if (process.env.BENCH_ONLY === 'f') {
+    // The watch figures alone, as JSON; BENCHMARKS.md is left as it is.
+    process.stdout.write(`${JSON.stringify(await runWatchOnly(p, (line) => process.stderr.write(`bench: ${line}\n`)), null, 2)}\n`);
+    return 0;
+  }
   const results = await runBench(p, (line) => process.stderr.write(`bench: ${line}\n`));
   const command = `npm run bench${smoke ? ' -- --smoke' : ''}`;
   const report = renderReport(results, { command, env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_') && k !== 'BENCH_NOTE') as [string, string][]), totalMs: Date.now() - t0, note: process.env.BENCH_NOTE });

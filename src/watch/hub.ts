@@ -14,6 +14,7 @@ import { RotationDetector } from './detector';
 import { KeyState } from './keyState';
 import type { FreshnessInfo, KeyUpdate, ReadResult, SecretFeed } from './reader';
 import { CoalescingSubscriber } from './subscriber';
+import { KeySubscription } from './subscription';
 import { timeoutSignal } from '../abort';
 import { defaultOf, rangeOf } from '../config/settings';
 
@@ -132,6 +133,17 @@ export function createWatchHub(opts: WatchHubOptions): WatchHub {
       });
   };
 
+  /** A stream's subscription closed: the last local stream of a key stops this replica's interest in it. */
+  const release = (tag: string, state: KeyState, sub: CoalescingSubscriber) => {
+    state.subscribers.delete(sub);
+    const key = keys.get(tag);
+    if (state.subscribers.size === 0 && key?.state === state) {
+      keys.delete(tag);
+      key.unsubscribe();
+      detector.untrack(tag);
+    }
+  };
+
   /** One update of the cache's change feed for a watched key. */
   const onUpdate = (tag: string, u: KeyUpdate) => {
     const key = keys.get(tag);
@@ -161,26 +173,7 @@ export function createWatchHub(opts: WatchHubOptions): WatchHub {
       const sub = new CoalescingSubscriber();
       if (key) key.state.subscribers.add(sub);
       else sub.end(new BackendUnavailableError('watch hub closed'));
-      let closed = false;
-      return {
-        initial: async (signal) => {
-          // Ended before it started (hub closing, secret gone): next() throws the reason.
-          if (sub.ended) await sub.next(signal, 0);
-          return key!.state.initial(signal);
-        },
-        next: (signal, timeoutMs) => sub.next(signal, timeoutMs),
-        freshness: () => key?.state.freshness(),
-        close: () => {
-          if (closed || !key) return;
-          closed = true;
-          key.state.subscribers.delete(sub);
-          if (key.state.subscribers.size === 0 && keys.get(tag) === key) {
-            keys.delete(tag);
-            key.unsubscribe();
-            detector.untrack(tag);
-          }
-        },
-      };
+      return new KeySubscription(sub, key?.state, tag, release);
     },
     stats: () => {
       let subscribers = 0;

@@ -17,7 +17,9 @@ interface OpenStream {
   abort(reason: Error): void;
   /** Ends the stream with the returned error when the caller may no longer watch (policy reload). */
   recheck?: () => Error | undefined;
-  finished: Promise<void>;
+  /** Made by the first `endAll()`: a promise per stream only once something waits for it, not for every idle stream. */
+  wait?: Promise<void>;
+  finished?: () => void;
 }
 
 export class StreamRegistry {
@@ -35,12 +37,11 @@ export class StreamRegistry {
 
   /** Registers a stream; call the returned function when its handler has finished. */
   add(abort: (reason: Error) => void, recheck?: () => Error | undefined): () => void {
-    let done!: () => void;
-    const s: OpenStream = { abort, recheck, finished: new Promise<void>((r) => (done = r)) };
+    const s: OpenStream = { abort, recheck };
     this.open.add(s);
     return () => {
-      this.open.delete(s);
-      done();
+      if (!this.open.delete(s)) return;
+      s.finished?.();
     };
   }
 
@@ -61,7 +62,8 @@ export class StreamRegistry {
   async endAll(): Promise<void> {
     this.closing = true;
     const all = [...this.open];
+    const finished = all.map((s) => (s.wait ??= new Promise<void>((resolve) => (s.finished = resolve))));
     for (const s of all) s.abort(new ServerShuttingDownError());
-    await Promise.all(all.map((s) => s.finished));
+    await Promise.all(finished);
   }
 }

@@ -13,9 +13,9 @@ import { MAX_TIMER_MS } from '../../abort';
 /** Clock skew allowed past a credential's expiry (as the JWT verifier allows on exp). */
 const CREDENTIAL_LEEWAY_MS = 30_000;
 import type { WatchSecretRequest, WatchSecretResponse } from '../../gen/secretsgateway/v1/secrets_gateway';
-import type { Logger } from '../../telemetry/logger';
+import type { Fields, Logger } from '../../telemetry/logger';
 import type { WatchHub } from '../../watch/hub';
-import { runWatchStream, type StreamSink } from '../../watch/stream';
+import { runWatchStream, type StreamSink, type WatchMessage } from '../../watch/stream';
 import { createCallContext } from '../callContext';
 import type { Caller } from '../../auth/gate';
 import type { SecretSelector } from '../../model';
@@ -47,8 +47,12 @@ export function createWatchSecretHandler(deps: WatchSecretDeps): handleServerStr
 
 async function handle(deps: WatchSecretDeps, call: Call): Promise<void> {
   const ctx = createCallContext(call);
+  // Ends the delivery loop: the client leaving (forwarded below), shutdown, a policy reload, credential expiry.
   const server = new AbortController();
-  let log = deps.logger.child({ method: 'WatchSecret', peer: ctx.peer });
+  const onClientGone = () => server.abort(ctx.signal.reason);
+  // The log context, as fields: a child logger is built only for a line actually written, not held by every idle stream.
+  const fields: Fields = { method: 'WatchSecret', peer: ctx.peer };
+  const log = () => deps.logger.child(fields);
   let release: (() => void) | undefined;
   let unregister: (() => void) | undefined;
   let caller: Caller | undefined;
@@ -63,7 +67,7 @@ async function handle(deps: WatchSecretDeps, call: Call): Promise<void> {
     sel = req.sel;
     const { lastVersionId } = req;
     noteValidatedName(call, sel.name);
-    log = log.child({ secretName: sel.name, versionStage: sel.versionStage, ...(caller.identity ? { caller: caller.identity } : {}) });
+    Object.assign(fields, { secretName: sel.name, versionStage: sel.versionStage }, caller.identity ? { caller: caller.identity } : {});
     access.rateLimits?.takeStreamOpen(caller.limitKey);
     access.gate.authorize(caller, sel);
     release = deps.limits.acquire(caller.limitKey);
@@ -83,13 +87,16 @@ async function handle(deps: WatchSecretDeps, call: Call): Promise<void> {
     if (left <= MAX_TIMER_MS) {
       expiry = setTimeout(() => server.abort(new UnauthenticatedError('the credential this stream was opened with has expired; reconnect with a fresh one')), Math.max(0, left));
     }
-    log.debug('watch opened');
+    log().debug('watch opened');
+    // One listener rather than AbortSignal.any: the delivery loop waits on the server signal alone.
+    if (ctx.signal.aborted) onClientGone();
+    else ctx.signal.addEventListener('abort', onClientGone, { once: true });
     await runWatchStream({
       hub: deps.hub,
       sel,
       ...(lastVersionId === undefined ? {} : { lastVersionId }),
-      sink: grpcSink(call),
-      signal: AbortSignal.any([ctx.signal, server.signal]),
+      sink: new GrpcSink(call),
+      signal: server.signal,
       heartbeatMs: deps.heartbeatMs,
       // Every value that leaves is audited first; a sink that cannot record ends the stream.
       beforeSecret: (m) =>
@@ -103,38 +110,44 @@ async function handle(deps: WatchSecretDeps, call: Call): Promise<void> {
     if (!opened || cause instanceof PolicyDeniedError || cause instanceof UnauthenticatedError) {
       await audit(access, { method: 'WatchSecret', caller, peer: ctx.peer, sel, err: cause, clientSignal: ctx.signal, metadata: call.metadata }).catch((e: unknown) => (cause = e));
     }
-    logFailure(log, 'WatchSecret', cause, ctx.signal, ctx.elapsedMs());
+    logFailure(log(), 'WatchSecret', cause, ctx.signal, ctx.elapsedMs());
     // When the client has left there is nobody to tell (grpc-js answers an expired deadline itself).
     if (!ctx.signal.aborted) call.emit('error', toServiceError(cause, ctx.signal));
   } finally {
     clearTimeout(expiry);
+    ctx.signal.removeEventListener('abort', onClientGone);
     release?.();
     unregister?.();
     ctx.close();
   }
 }
 
-/** Writes through grpc-js: `write()` false after 16 buffered messages means wait for 'drain'. */
-function grpcSink(call: Call): StreamSink {
-  return {
-    write: (m) => call.write(toWatchResponse(m)),
-    drained: (signal) =>
-      new Promise<void>((resolve, reject) => {
-        if (signal.aborted) return reject(signal.reason);
-        const cleanup = () => {
-          call.removeListener('drain', onDrain);
-          signal.removeEventListener('abort', onAbort);
-        };
-        const onDrain = () => {
-          cleanup();
-          resolve();
-        };
-        const onAbort = () => {
-          cleanup();
-          reject(signal.reason);
-        };
-        call.once('drain', onDrain);
-        signal.addEventListener('abort', onAbort, { once: true });
-      }),
-  };
+/** Writes through grpc-js: `write()` false after 16 buffered messages means wait for 'drain'. A class: no closures per idle stream. */
+class GrpcSink implements StreamSink {
+  constructor(private readonly call: Call) {}
+
+  write(m: WatchMessage): boolean {
+    return this.call.write(toWatchResponse(m));
+  }
+
+  drained(signal: AbortSignal): Promise<void> {
+    const { call } = this;
+    return new Promise<void>((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const cleanup = () => {
+        call.removeListener('drain', onDrain);
+        signal.removeEventListener('abort', onAbort);
+      };
+      const onDrain = () => {
+        cleanup();
+        resolve();
+      };
+      const onAbort = () => {
+        cleanup();
+        reject(signal.reason);
+      };
+      call.once('drain', onDrain);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
 }
