@@ -9,7 +9,7 @@
  */
 import type { Metadata } from '@grpc/grpc-js';
 import type { AuthContext } from '@grpc/grpc-js/build/src/auth-context';
-import type { PeerCertificate } from 'node:tls';
+import { TLSSocket, type PeerCertificate } from 'node:tls';
 import { LRUCache } from 'lru-cache';
 import { PolicyDeniedError, UnauthenticatedError } from '../errors';
 import type { SecretSelector } from '../model';
@@ -60,9 +60,15 @@ const BEARER = /^Bearer ([A-Za-z0-9_\-.~+/=]+)$/i;
 
 export class CallerGate {
   private readonly certs = new CertIdentities();
+  private readonly socketCerts = new SocketCertificates();
   private readonly peerKeys = new PeerKeys();
 
   constructor(private readonly o: CallerGateOptions) {}
+
+  /** Calls whose client certificate came from their connection's first call (tests). */
+  get certificateReuses(): number {
+    return this.socketCerts.hits;
+  }
 
   /** True when a policy decides who reads what (and so every call needs an identity). */
   get enforcing(): boolean {
@@ -80,7 +86,7 @@ export class CallerGate {
    */
   identify(call: GateCall): Caller | Promise<Caller> {
     const peer = safePeer(call);
-    const cert = this.o.acceptCertificates ? call.getAuthContext?.()?.sslPeerCertificate : undefined;
+    const cert = this.o.acceptCertificates ? this.socketCerts.of(call) : undefined;
     const fromCert = cert ? this.certs.of(cert) : undefined;
     if (fromCert instanceof UnauthenticatedError) throw fromCert;
     const certId = fromCert?.identity;
@@ -147,6 +153,48 @@ export function peerHost(peer: string): string {
 }
 
 /** A certificate's identity and expiry, or why it cannot be one. */
+/**
+ * The client certificate of a call, read once per TLS connection. grpc-js's `getAuthContext()`
+ * calls `getPeerCertificate()`, which converts the whole certificate to a JS object, on every call:
+ * about a quarter of an mTLS gateway's CPU under load. A connection's certificate cannot change
+ * (Node's http2 disables TLS renegotiation on its sockets), so it is remembered per socket, weakly.
+ * The socket is reached through grpc-js 1.14's call internals; where that path is not there (a
+ * grpc-js that moved it, a test double), every call asks `getAuthContext()` as before.
+ */
+class SocketCertificates {
+  private readonly bySocket = new WeakMap<TLSSocket, PeerCertificate | null>();
+  /** Calls answered from a remembered certificate (tests: the internal path still works). */
+  hits = 0;
+
+  of(call: GateCall): PeerCertificate | undefined {
+    const socket = tlsSocketOf(call);
+    if (!socket) return call.getAuthContext?.()?.sslPeerCertificate;
+    const known = this.bySocket.get(socket);
+    if (known !== undefined) {
+      this.hits++;
+      return known ?? undefined;
+    }
+    // A call only arrives once the handshake is done, so what it says holds for the connection.
+    const cert = call.getAuthContext?.()?.sslPeerCertificate;
+    this.bySocket.set(socket, cert ?? null);
+    return cert;
+  }
+}
+
+/** call.call (ServerInterceptingCall) → … → nextCall.stream.session.socket in grpc-js 1.14. */
+function tlsSocketOf(call: unknown): TLSSocket | undefined {
+  let c = (call as { call?: unknown } | undefined)?.call;
+  for (let depth = 0; depth < 8 && c && typeof c === 'object'; depth++) {
+    const stream = (c as { stream?: { session?: { socket?: unknown } } }).stream;
+    if (stream) {
+      const socket = stream.session?.socket;
+      return socket instanceof TLSSocket ? socket : undefined;
+    }
+    c = (c as { nextCall?: unknown }).nextCall;
+  }
+  return undefined;
+}
+
 type CertVerdict = { identity: string; expiresAtMs?: number } | UnauthenticatedError;
 
 /** Certificates (and peer addresses) remembered at once: one per connected workload is plenty. */

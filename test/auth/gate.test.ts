@@ -60,3 +60,32 @@ test('a certificate is judged once per fingerprint, but the caller is per call: 
   }
   await t.throwsAsync(g.authenticate(on('10.0.0.4:4', bad)), { instanceOf: UnauthenticatedError }, 'authenticate rejects what identify throws');
 });
+
+test('over real mTLS connections a certificate is read once per connection, and two connections keep their own callers', async (t) => {
+  const grpc = await import('@grpc/grpc-js');
+  const { createTlsMaterial, issueClientCertAsync } = await import('@secrets-gateway/kms-emulator/tls');
+  const { ca, server } = await createTlsMaterial({});
+  const ids = ['spiffe://cluster.local/ns/a/sa/one', 'spiffe://cluster.local/ns/b/sa/two'];
+  const clients = await Promise.all(ids.map((uri) => issueClientCertAsync(ca, { uris: [uri] })));
+  const g = new CallerGate({ acceptCertificates: true, requireCertificate: true, policy: { current: policy } });
+  const seen: string[] = [];
+  const srv = new grpc.Server();
+  const echo = { path: '/t.T/Who', requestStream: false, responseStream: false, requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b };
+  srv.addService({ Who: echo } as never, {
+    Who: (call: GateCall, cb: (e: null, r: Buffer) => void) => {
+      const c = g.identify(call) as { identity: string };
+      seen.push(c.identity);
+      cb(null, Buffer.from(c.identity));
+    },
+  } as never);
+  const creds = grpc.ServerCredentials.createSsl(Buffer.from(ca.certPem), [{ cert_chain: Buffer.from(server.certPem), private_key: Buffer.from(server.keyPem) }], true);
+  const port = await new Promise<number>((resolve, reject) => srv.bindAsync('127.0.0.1:0', creds, (e, p) => (e ? reject(e) : resolve(p))));
+  t.teardown(() => srv.forceShutdown());
+  const Client = grpc.makeGenericClientConstructor({ Who: echo } as never, 'T');
+  const conns = clients.map((c) => new Client(`localhost:${port}`, grpc.credentials.createSsl(Buffer.from(ca.certPem), Buffer.from(c.keyPem), Buffer.from(c.certPem))) as unknown as { Who(r: Buffer, cb: (e: Error | null, r?: Buffer) => void): void; close(): void });
+  t.teardown(() => conns.forEach((c) => c.close()));
+  const who = (i: number) => new Promise<string>((resolve, reject) => conns[i]!.Who(Buffer.alloc(0), (e, r) => (e ? reject(e) : resolve(r!.toString()))));
+  for (let round = 0; round < 3; round++) t.deepEqual([await who(0), await who(1)], ids);
+  t.is(seen.length, 6);
+  t.is(g.certificateReuses, 4, 'each connection read its certificate on its first call only (grpc-js internals still reach the socket)');
+});
