@@ -60,7 +60,9 @@ export interface ServerOptions {
  */
 function reflectionAuth(gate: CallerGate): ServerInterceptor {
   return (method, call) => {
-    if (!method.path.startsWith('/grpc.reflection.')) return new ServerInterceptingCall(call);
+    // Every other call passes through untouched, no wrapper of its own on the hot path. grpc-js
+    // chains interceptors through the interface; its type names the class, hence the cast.
+    if (!method.path.startsWith('/grpc.reflection.')) return call as ServerInterceptingCall;
     const listener = new ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
         gate
