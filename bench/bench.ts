@@ -34,7 +34,7 @@ export interface BenchParams {
   compareGrpcJs: boolean;
 }
 
-export const FULL: BenchParams = { rounds: 3, roundMs: 5000, warmupMs: 1000, conns: 4, inflight: 32, coldReads: 1000, watchers: 25_000, watchConns: 50, watchOpenRate: 0, warmSecrets: 1000, compareGrpcJs: true };
+export const FULL: BenchParams = { rounds: 3, roundMs: 5000, warmupMs: 1000, conns: 4, inflight: 32, coldReads: 1000, watchers: 50_000, watchConns: 50, watchOpenRate: 0, warmSecrets: 1000, compareGrpcJs: true };
 export const SMOKE: BenchParams = { rounds: 1, roundMs: 300, warmupMs: 100, conns: 2, inflight: 8, coldReads: 100, watchers: 200, watchConns: 2, watchOpenRate: 0, warmSecrets: 20, compareGrpcJs: false };
 
 export interface BenchResults {

@@ -81,7 +81,11 @@ export interface AuditSinkDeps {
 export interface AuditSinkOptions {
   /** A write not accepted within this many ms rejects. @default 2000 */
   writeTimeoutMs?: number;
-  /** Lines held in memory (queued or being written) beyond which writes reject at once. @default 10000 */
+  /**
+   * Lines held in memory (queued or being written) beyond which writes reject at once. A burst of
+   * watch opens queues one line each in a single tick (tens of thousands when a replica takes over
+   * another's streams); at ~300 bytes a line the bound is ~30 MiB. @default 100000
+   */
   maxPending?: number;
   /** A file target checks that its path still names the open file at most this often (ms). @default 1000 */
   rotationCheckMs?: number;
@@ -91,7 +95,7 @@ export interface AuditSinkOptions {
   fileMode?: number;
 }
 
-const DEFAULTS: Required<AuditSinkOptions> = { writeTimeoutMs: 2000, maxPending: 10_000, rotationCheckMs: 1000, logEveryMs: 10_000, fileMode: 0o600 };
+const DEFAULTS: Required<AuditSinkOptions> = { writeTimeoutMs: 2000, maxPending: 100_000, rotationCheckMs: 1000, logEveryMs: 10_000, fileMode: 0o600 };
 const MAX_FIELD_CHARS = 1024;
 const MAX_REASON_CHARS = 160;
 /** Long runs of base64/base64url/hex/JWT characters: no reason word looks like this; a token does. */
