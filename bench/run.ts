@@ -5,10 +5,13 @@
  * BENCH_WATCHERS, BENCH_WATCH_CONNS, BENCH_WATCH_OPEN_RATE, BENCH_COLD_READS, BENCH_WARM_SECRETS; BENCH_NOTE adds a line
  * about the machine; BENCH_ONLY=f runs the watch figures (f)(g) alone and prints them as JSON. Loopback only.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FULL, runBench, runWatchOnly, SMOKE, type BenchParams } from './bench';
 import { renderReport } from './report';
+
+/** Everything after this line in BENCHMARKS.md is hand-written and kept by `npm run bench`. */
+const KEPT = '<!-- hand-written below: npm run bench keeps it -->';
 
 function params(smoke: boolean): BenchParams {
   const base = smoke ? SMOKE : FULL;
@@ -46,7 +49,11 @@ async function main(): Promise<number> {
   const report = renderReport(results, { command, env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_') && k !== 'BENCH_NOTE') as [string, string][]), totalMs: Date.now() - t0, note: process.env.BENCH_NOTE });
   if (smoke) process.stdout.write(report);
   else {
-    writeFileSync(join(__dirname, '..', 'BENCHMARKS.md'), report);
+    const file = join(__dirname, '..', 'BENCHMARKS.md');
+    // The analysis below KEPT (where the time goes, what would meet a goal) is written by people and survives re-runs.
+    const old = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    const at = old.indexOf(KEPT);
+    writeFileSync(file, at >= 0 ? `${report.trimEnd()}\n\n${old.slice(at)}` : report);
     process.stdout.write(report);
     process.stderr.write('bench: wrote BENCHMARKS.md\n');
   }
