@@ -4,7 +4,7 @@
  * negative caching and a breaker around the shared tier. See loader.ts for the fill algorithm.
  */
 import { randomBytes } from 'node:crypto';
-import { AccessDeniedError, BackendUnavailableError, SecretNotFoundError } from '../errors';
+import { BackendUnavailableError } from '../errors';
 import { selectorKey, type SecretSelector, type SecretVersion } from '../model';
 import { silentLogger, type Logger } from '../telemetry/logger';
 import { AbortScope, abortable } from '../abort';
@@ -17,6 +17,7 @@ import { decodeEvent, encodeEvent, type CacheUpdateListener, type EvictReason } 
 import { MessageAuth, type RejectReason } from '../cluster/messageAuth';
 import { HighWaterMarks } from './highWater';
 import { TierEpoch } from './tierEpoch';
+import { RefreshElection } from './refreshElection';
 import { FillWaiters } from './fillWaiters';
 import type { KeyRing } from './keyRing';
 import { KeyNamer } from './keys';
@@ -102,13 +103,12 @@ export class SecretStore {
   private readonly auth: MessageAuth;
   private readonly marks: HighWaterMarks;
   private readonly epoch: TierEpoch;
+  private readonly election: RefreshElection;
   private readonly subscribed: Promise<void>;
   private readonly instanceId = randomBytes(8).toString('base64url');
   private closed = false;
   private coalesced = 0;
   private slowAnswers = 0;
-  private squattedLeases = 0;
-  private readonly squatWarned = new Set<string>();
 
   constructor(deps: SecretStoreDeps) {
     const cfg = (this.config = resolveCacheConfig(deps.config));
@@ -150,6 +150,18 @@ export class SecretStore {
       closeScope: this.closer,
       onLocal: (t, e) => (e.type === 'written' ? this.written(t, e.entry) : this.evicted(t, e.reason, 'local')),
     });
+    this.election = new RefreshElection({
+      config: cfg,
+      now: this.now,
+      logger: this.logger,
+      tier: this.tier,
+      breaker: this.breaker,
+      loader: this.loader,
+      flights: this.flights,
+      l1: this.l1,
+      watched: this.watched,
+      dueOf: (t, e) => this.dueOf(t, e),
+    });
     this.refresher = new Refresher({
       enabled: cfg.refreshAheadRatio > 0,
       hotWindowMs: cfg.hotWindowMs,
@@ -157,7 +169,7 @@ export class SecretStore {
       maxTracked: cfg.l1MaxEntries,
       now: this.now,
       logger: this.logger,
-      refresh: (t) => this.refreshAhead(t),
+      refresh: (t) => this.election.refresh(t),
     });
     // Without events the store still works: followers poll L2 and L1 entries age out in l1TtlMs.
     this.subscribed = this.tier
@@ -312,7 +324,7 @@ export class SecretStore {
       breaker: this.breaker.state,
       coalescedReads: this.coalesced,
       staleIfSlowAnswers: this.slowAnswers,
-      squattedRefreshLeases: this.squattedLeases,
+      squattedRefreshLeases: this.election.squatted,
     };
   }
 
@@ -338,73 +350,6 @@ export class SecretStore {
     await this.tier.close();
     this.subs.clear();
     this.l1.clear();
-  }
-
-  private async refreshAhead(t: Target): Promise<number | undefined> {
-    const now = this.now();
-    let seen: CacheEntry | null = null;
-    let leaseToken: string | undefined;
-    try {
-      if (this.breaker.available) {
-        try {
-          const got = await this.loader.read(t);
-          if (got.negative) return undefined;
-          seen = got.entry;
-          if (seen && this.dueOf(t, seen) > now) return this.adopt(t, seen);
-          leaseToken = randomBytes(16).toString('base64url');
-          if (await this.breaker.run(() => this.tier.tryLease(t.tag, leaseToken!, this.config.refreshLeaseMs))) {
-            const again = await this.loader.read(t); // double-check: it may have been refreshed before our claim
-            if (again.entry && this.dueOf(t, again.entry) > this.now()) return this.adopt(t, again.entry);
-            seen = again.entry;
-          } else {
-            leaseToken = undefined; // another replica refreshes; look again when its lease would be over
-            if (!this.leaseSquatted(t, seen, now)) return now + Math.min(this.config.refreshLeaseMs, Math.max(this.config.fillPollMs, seen ? (seen.freshUntilMs - now) / 2 : 0));
-          }
-        } catch {
-          seen = null; // shared tier unavailable: refresh for this replica only
-        }
-      }
-      const local = this.l1.peek(t.key);
-      const base = seen ?? (local?.kind === 'value' ? local.entry : null);
-      const rank = base ? base.checkedAtMs + 1 : this.now();
-      // A flight of its own: reads must not join (and wait for) a refresh while the entry is still fresh.
-      const r = await this.flights.do(`${t.key}\0refresh`, rank, (signal, fr) => this.loader.load(t, fr, signal), { accept: () => true }).catch((err: unknown) => {
-        this.watched.checked(t.tag, err);
-        throw err;
-      });
-      if (r.source === 'KMS' || r.source === 'STALE') this.watched.checked(t.tag, r.source === 'STALE' ? r.cause : undefined);
-      return r.source === 'STALE' ? this.now() + this.config.refreshRetryMs : this.dueOf(t, r.entry);
-    } catch (err) {
-      if (err instanceof SecretNotFoundError || err instanceof AccessDeniedError) return undefined;
-      throw err;
-    } finally {
-      if (leaseToken) {
-        const token = leaseToken;
-        await this.breaker.run(() => this.tier.releaseLease(t.tag, token)).catch(() => {});
-      }
-    }
-  }
-
-  /**
-   * A watched key overdue by two refresh leases while its lease is held: a stuck replica, or a
-   * Redis writer renewing a plausible lease it never serves. The rotation must still get through,
-   * so this replica refreshes it anyway (its single-flight and the KMS budget still bound it),
-   * warned once per key and counted.
-   */
-  private leaseSquatted(t: Target, seen: CacheEntry | null, now: number): boolean {
-    if (!seen || !this.watched.has(t.tag) || now - this.dueOf(t, seen) <= 2 * this.config.refreshLeaseMs) return false;
-    this.squattedLeases++;
-    if (!this.squatWarned.has(t.tag)) {
-      if (this.squatWarned.size >= 1000) this.squatWarned.clear();
-      this.squatWarned.add(t.tag);
-      this.logger.warn('cache: a watched key went unrefreshed for two refresh leases although its lease is held; refreshing it here', { secretName: t.sel.name });
-    }
-    return true;
-  }
-
-  private adopt(t: Target, e: CacheEntry): number {
-    this.l1.setValue(t.key, t.tag, e, this.now());
-    return this.dueOf(t, e);
   }
 
   /** When `e` is next due: refresh-ahead, or the watch cadence when the key is scheduled and that is earlier. */

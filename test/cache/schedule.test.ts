@@ -45,7 +45,7 @@ test('three replicas scheduling one unread key: about one KMS call per cadence, 
   t.log(`${calls} KMS calls in ${windowMs / CADENCE_MS} cadences, 3 replicas scheduling the key`);
   // Three independent schedulers would make about 24.
   t.true(calls <= windowMs / CADENCE_MS + 1, `${calls} KMS calls`);
-  t.true(calls >= 2, 'the key kept being checked although nobody read it'); // loose: timers run late on a loaded machine
+  t.true(calls >= 4, 'the key kept being checked although nobody read it');
   t.is(checks, calls, 'every KMS call was one of the schedule\'s checks, reported once');
 
   for (const h of handles) h.close();
