@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { cpus, release, totalmem } from 'node:os';
 import type { BenchResults } from './bench';
 import type { ABFigure, Side } from './figures/throughput';
+import { WATCH_POLL_MS } from './gateways';
 
 const f0 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? 'n/a' : Math.round(x).toLocaleString('en-US'));
 const f2 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(2));
@@ -89,7 +90,7 @@ export function renderReport(r: BenchResults, o: { command: string; env: Record<
     '## Watch streams: detail',
     '',
     `- ${f0(f.streams)} streams requested over ${f.conns} HTTP/2 connections to 3 replicas${f.openRate ? `, opened ${f0(f.openRate)}/s` : ', opened all at once'} sharing one redis-server; ${f0(f.opened)} opened, ${f0(f.firstMessages)} got their first message in ${f0(f.openMs)} ms; ${f.openErrors} errors${f.errorSample ? ` (first: \`${f.errorSample}\`)` : ''}.`,
-    `- Rotation (a new version put into the emulator) → first delivery ${f0(f.rotationToFirstMs)} ms, → last ${f0(f.rotationToLastMs)} ms (the first part is the wait for the next KMS poll, SECRETS_GATEWAY_WATCH_POLL_INTERVAL_MS=1000); first → last delivery **${f0(f.spreadMs)} ms**; GetSecretValue calls from the rotation to the last delivery: ${f.kmsCalls}.`,
+    `- Rotation (a new version put into the emulator) → first delivery ${f0(f.rotationToFirstMs)} ms, → last ${f0(f.rotationToLastMs)} ms (the first part is the wait for the next KMS poll, SECRETS_GATEWAY_WATCH_POLL_INTERVAL_MS=${WATCH_POLL_MS}, longer than the window so its calls are the rotation's); first → last delivery **${f0(f.spreadMs)} ms**; GetSecretValue calls from the rotation to the last delivery: ${f.kmsCalls}.`,
     `- Replica RSS before the streams: ${f.rssBeforeKiB.map((k) => f0(k / 1024)).join(', ')} MiB; with them open and idle: ${f.rssAfterKiB.map((k) => f0(k / 1024)).join(', ')} MiB; ${f2(f.rssPerStreamKiB)} KiB per stream. The Go generator held ${f0(f.loadgenRssKiB / 1024)} MiB for its side of the streams.`,
     '',
     '## Start-up detail',
