@@ -78,9 +78,11 @@ export class Loader {
     const l1Value = l1Item?.kind === 'value' && this.admitted(t, l1Item.entry) ? l1Item.entry : undefined;
     let stale = l1Value;
     // Shared tier down: L1's short TTL (convergence with L2) no longer applies; the entry's own does.
+    // A copy another replica's write superseded is never LOCAL_CACHE: at most the stale fallback.
+    const current = l1Item?.kind === 'value' && l1Item.l1ExpiresAtMs !== -Infinity;
     const local = (): Promise<LoadResult> => {
       const e = l1Value;
-      if (e && this.d.now() < e.freshUntilMs && e.checkedAtMs >= rank) return Promise.resolve({ entry: e, source: 'LOCAL_CACHE' });
+      if (e && current && this.d.now() < e.freshUntilMs && e.checkedAtMs >= rank) return Promise.resolve({ entry: e, source: 'LOCAL_CACHE' });
       return this.fetch(t, undefined, stale);
     };
     if (!this.d.breaker.available) return local();
@@ -174,6 +176,27 @@ export class Loader {
     if (got.negative) return undefined;
     if (got.entry) return this.admitted(t, got.entry) ? got.entry : undefined;
     return l1 && (await this.d.epoch.lostSince(l1.checkedAtMs)) ? l1 : undefined;
+  }
+
+  /**
+   * For a read whose refresh is slow: what it may answer stale now, judged as a failed source
+   * would judge it. The tier unavailable: the L1 copy (as `load` answers then); reachable: only
+   * what it holds, or the L1 copy when the tier lost its data since (staleCandidate).
+   */
+  async staleFor(t: Target, l1: CacheEntry): Promise<CacheEntry | undefined> {
+    if (!this.d.breaker.available) return l1;
+    let got: Decoded;
+    try {
+      got = await this.read(t);
+    } catch {
+      return l1;
+    }
+    return this.staleCandidate(t, got, l1);
+  }
+
+  /** Whether `e` may be used for `t`: not a version this replica has seen superseded (high-water marks). */
+  admits(t: Target, e: CacheEntry): boolean {
+    return this.admitted(t, e);
   }
 
   /** Not a rollback: no older version than this replica has seen current, nothing from before an eviction. */

@@ -55,15 +55,19 @@ export class RefreshElection {
           const got = await this.d.loader.read(t);
           if (got.negative) return undefined;
           seen = got.entry;
-          if (seen && this.d.dueOf(t, seen) > now + ADOPT_MARGIN_MS) return this.adopt(t, seen);
+          if (seen && this.d.dueOf(t, seen) > now + ADOPT_MARGIN_MS && this.d.loader.admits(t, seen)) return this.adopt(t, seen);
           leaseToken = randomBytes(16).toString('base64url');
           if (await this.d.breaker.run(() => this.d.tier.tryLease(t.tag, leaseToken!, this.d.config.refreshLeaseMs))) {
             const again = await this.d.loader.read(t); // double-check: it may have been refreshed before our claim
-            if (again.entry && this.d.dueOf(t, again.entry) > this.d.now() + ADOPT_MARGIN_MS) return this.adopt(t, again.entry);
+            if (again.entry && this.d.dueOf(t, again.entry) > this.d.now() + ADOPT_MARGIN_MS && this.d.loader.admits(t, again.entry)) return this.adopt(t, again.entry);
             seen = again.entry;
           } else {
             leaseToken = undefined; // another replica refreshes; look again when its lease would be over
-            if (!this.leaseSquatted(t, seen, now)) return now + Math.min(this.d.config.refreshLeaseMs, Math.max(this.d.config.fillPollMs, seen ? (seen.freshUntilMs - now) / 2 : 0));
+            // Judged on what L2 holds, or (nothing there) on this replica's copy: a squatter who also
+            // deleted the value must not hold the key up for good.
+            const held = this.d.l1.peek(t.key);
+            const judged = seen ?? (held?.kind === 'value' ? held.entry : null);
+            if (!this.leaseSquatted(t, judged, now)) return now + Math.min(this.d.config.refreshLeaseMs, Math.max(this.d.config.fillPollMs, seen ? (seen.freshUntilMs - now) / 2 : this.d.config.refreshLeaseMs));
           }
         } catch {
           seen = null; // shared tier unavailable: refresh for this replica only

@@ -130,7 +130,7 @@ export class SecretStore {
     this.lock = new ClusterLock(this.tier, this.breaker, cfg.lockLeaseMs, this.logger);
     this.flights = new SingleFlight<LoadResult>({ maxWaitersPerKey: cfg.maxWaitersPerKey, maxFlights: cfg.maxFlights });
     this.marks = new HighWaterMarks(cfg.highWaterMarks, cfg.maxClockSkewMs);
-    this.epoch = new TierEpoch(this.tier, this.breaker, this.now);
+    this.epoch = new TierEpoch(this.tier, this.breaker, this.now, cfg.maxClockSkewMs);
     this.auth = new MessageAuth({ key: deps.keyRing.channelKey, channel: 'cache', now: this.now, logger: this.logger, ...(deps.onRejectedMessage ? { onReject: deps.onRejectedMessage } : {}) });
     this.loader = new Loader({
       encode: (ev) => this.auth.seal(encodeEvent(ev)),
@@ -176,7 +176,7 @@ export class SecretStore {
       .subscribe({ message: (m) => this.onMessage(m), resync: () => this.onResync() }, { signal: this.closer.signal })
       .catch((err: unknown) => this.logger.error('cache: cannot listen to shared tier events', { error: err as Error }));
     // The epoch this replica starts under, so a later Redis restart is told apart from evictions.
-    this.epoch.observe().catch(() => undefined);
+    this.epoch.start();
   }
 
   /** Resolves once the store listens to the shared tier's events (followers poll until then). */
@@ -240,7 +240,7 @@ export class SecretStore {
       signal: fallback ? undefined : signal,
       accept: (x) => x.source === 'STALE' || x.entry.checkedAtMs >= rank,
     });
-    const r = fallback ? await abortable(this.staleIfSlow(flight, fallback), signal) : await flight;
+    const r = fallback ? await abortable(this.staleIfSlow(flight, fallback, t), signal) : await flight;
     // Leader or follower, an answer honours the bound the caller set (the flight's leader skips
     // `accept`, so this is checked here for every answer).
     if (r.source !== 'STALE' && r.entry.checkedAtMs < rank - this.config.maxClockSkewMs) {
@@ -266,13 +266,23 @@ export class SecretStore {
     return this.marks.admits(t.tag, e.secret.versionId, e.checkedAtMs, e.secret.createTimeMs) ? e : undefined;
   }
 
-  /** The flight's result, or `fallback` as STALE when it has not settled within staleIfSlowMs. */
-  private staleIfSlow(flight: Promise<LoadResult>, fallback: CacheEntry): Promise<LoadResult> {
+  /**
+   * The flight's result, or a stale answer when it has not settled within staleIfSlowMs. The stale
+   * value is judged when the timer fires, as a failed source would judge it: while the shared tier
+   * is reachable only what it holds may be answered (an entry it lacks or marks NotFound was evicted
+   * by some replica), and only if this replica has not dropped or seen superseded the L1 copy since.
+   */
+  private staleIfSlow(flight: Promise<LoadResult>, fallback: CacheEntry, t: Target): Promise<LoadResult> {
     let timer: NodeJS.Timeout | undefined;
     const slow = new Promise<LoadResult>((resolve) => {
       timer = setTimeout(() => {
-        this.slowAnswers++;
-        resolve({ entry: fallback, source: 'STALE', cause: new BackendUnavailableError('the refresh is taking too long') });
+        void this.loader.staleFor(t, fallback).then((e) => {
+          const held = this.l1.peek(t.key);
+          if (!e || (e === fallback && (held?.kind !== 'value' || held.entry !== fallback))) return; // evicted meanwhile: wait for the refresh
+          if (!this.marks.admits(t.tag, e.secret.versionId, e.checkedAtMs, e.secret.createTimeMs)) return;
+          this.slowAnswers++;
+          resolve({ entry: e, source: 'STALE', cause: new BackendUnavailableError('the refresh is taking too long') });
+        }, () => undefined);
       }, this.config.staleIfSlowMs);
     });
     flight.catch(() => undefined); // settles later, unobserved, when the stale answer won
@@ -339,6 +349,7 @@ export class SecretStore {
     this.closed = true;
     const reason = new BackendUnavailableError('secret cache closed');
     this.refresher.close();
+    this.epoch.close();
     this.watched.clear();
     this.closer.close(reason);
     this.waiters.close();

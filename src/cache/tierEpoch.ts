@@ -8,10 +8,12 @@
  * outage into failed reads of secrets that were never revoked.
  *
  * The tier keeps an epoch id with no TTL (`<prefix>:epoch`, set NX by whichever replica asks
- * first). It is gone exactly when Redis lost everything. A replica remembers the epoch it knew; when
- * the tier answers another one, entries this replica confirmed before it noticed the change may be
- * missing only because of the loss, so the loader may answer them stale (within max-stale, and
- * only when KMS fails transiently). Entries confirmed after the change still fail closed.
+ * first), gone exactly when Redis lost everything (this needs a maxmemory policy that never evicts
+ * keys without a TTL: noeviction or volatile-*). Each replica re-reads it every few seconds and
+ * remembers when it last saw the old id. When the id changes, only entries confirmed before that
+ * last sighting (less the replicas' clock skew) are known to predate the loss: the loader may
+ * answer those stale (within max-stale, only when KMS fails transiently). Entries confirmed after
+ * it, including any written into the new Redis before this replica noticed, still fail closed.
  *
  * What a Redis writer gains by deleting the epoch: a replica that missed an eviction event may
  * answer its L1 copy stale while KMS is unreachable, as it would with Redis down. A replica that
@@ -21,26 +23,47 @@ import { randomUUID } from 'node:crypto';
 import type { Breaker } from './breaker';
 import type { SharedTier } from './sharedTier';
 
+/** How often the epoch is re-read: the window in which an entry's relation to a restart is unknown. */
+const CHECK_EVERY_MS = 5_000;
+
 export class TierEpoch {
   private known: string | undefined;
-  /** When this replica noticed the tier's data was lost (local ms); -Infinity: never. */
-  private lostAtMs = -Infinity;
-  /** Epoch checks run once at a time: concurrent misses share one round trip. */
+  /** When this replica last saw `known` in the tier (local ms). */
+  private confirmedAtMs = -Infinity;
+  /** Entries confirmed before this (less skew) predate a loss of the tier's data; -Infinity: none seen. */
+  private lostBeforeMs = -Infinity;
+  /** Epoch reads run once at a time: concurrent misses share one round trip. */
   private pending: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly tier: SharedTier,
     private readonly breaker: Breaker,
     private readonly now: () => number,
+    /** Clock difference tolerated between replicas (entries carry the fetching replica's clock). */
+    private readonly skewMs: number,
   ) {}
+
+  /** Reads the epoch now and every few seconds until `close()`. */
+  start(): void {
+    this.observe().catch(() => undefined);
+    this.timer = setInterval(() => void this.observe().catch(() => undefined), CHECK_EVERY_MS);
+    this.timer.unref();
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
 
   /** Reads (or sets) the tier's epoch; throws when the tier is unavailable. */
   observe(): Promise<void> {
     this.pending ??= this.breaker
       .run(() => this.tier.epoch(randomUUID()))
       .then((id) => {
-        if (this.known !== undefined && id !== this.known) this.lostAtMs = this.now();
+        if (this.known !== undefined && id !== this.known) this.lostBeforeMs = this.confirmedAtMs;
         this.known = id;
+        this.confirmedAtMs = this.now();
       })
       .finally(() => (this.pending = undefined));
     return this.pending;
@@ -48,15 +71,14 @@ export class TierEpoch {
 
   /**
    * Whether an L1 entry confirmed at `checkedAtMs` may be missing from the tier because the tier
-   * lost its data since. False when that cannot be told (the epoch never seen, or unreadable).
+   * lost its data since. False when that cannot be told (the epoch unreadable, or no loss seen).
    */
   async lostSince(checkedAtMs: number): Promise<boolean> {
-    const knew = this.known !== undefined;
     try {
       await this.observe();
     } catch {
       return false;
     }
-    return knew && checkedAtMs < this.lostAtMs;
+    return checkedAtMs + this.skewMs <= this.lostBeforeMs;
   }
 }

@@ -47,10 +47,18 @@ test('Redis restarted empty while KMS fails: L1 values are answered STALE; value
   await waitForReady(client, { signal: AbortSignal.timeout(5_000) });
   for (let i = 0; i < 100 && client.status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 20));
   t.is(await client.exists(valueKey('app/restarted')), 0, 'the restarted Redis is empty');
+  // Confirmed into the new Redis before this replica noticed the restart, then evicted elsewhere
+  // (event missed): it must fail closed, although the epoch change is only seen afterwards.
+  kmsDown = false;
+  t.is((await store.get({ name: 'app/between' })).freshness.source, 'KMS');
+  await client.del(valueKey('app/between'));
+  kmsDown = true;
+  clock.advance(TTL.ttlMs + 1);
   const r = await store.get({ name: 'app/restarted' });
   t.is(r.freshness.source, 'STALE');
   t.is(r.secret.versionId, 'v1');
   t.is(store.stats().breaker, 'closed', 'answered with Redis reachable, not through the breaker');
+  await t.throwsAsync(store.get({ name: 'app/between' }), { instanceOf: BackendUnavailableError }, 'written after the restart: an eviction, not a loss');
 
   // A value confirmed after the restart and then missing from Redis is an eviction again.
   kmsDown = false;

@@ -84,15 +84,23 @@ each('maxStalenessMs: an answer checked longer ago is not acceptable; refresh() 
   t.is(source.calls, 4);
 });
 
-each('a refresh slower than staleIfSlowMs: the expired value is answered STALE, and the refresh goes on to fill the cache', async (t, env) => {
-  const clock = new Clock();
-  let release: (() => void) | undefined;
+/** A source whose second call (the refresh) waits until `release()`; `started` resolves when it is waiting. */
+function slowSecondCall() {
+  let open: (() => void) | undefined;
+  let began: () => void = () => undefined;
+  const started = new Promise<void>((r) => (began = r));
   const source = new FakeSource({
     respond: async (sel, n) => {
-      if (n === 2) await new Promise<void>((r) => (release = r));
+      if (n === 2) await new Promise<void>((r) => ((open = r), began()));
       return version(sel.name, `v${n}`, 'x');
     },
   });
+  return { source, started, release: () => open?.() };
+}
+
+each('a refresh slower than staleIfSlowMs: the expired value is answered STALE, and the refresh goes on to fill the cache', async (t, env) => {
+  const clock = new Clock();
+  const { source, started, release } = slowSecondCall();
   const { store } = makeStore(t, env, source, { clock, config: { ...TTL, staleIfSlowMs: 20 } });
   const sel = { name: 'svc/slow-kms' };
   await store.get(sel);
@@ -100,8 +108,8 @@ each('a refresh slower than staleIfSlowMs: the expired value is answered STALE, 
   const r = await store.get(sel);
   t.deepEqual([r.freshness.source, r.secret.versionId], ['STALE', 'v1']);
   t.is(store.stats().staleIfSlowAnswers, 1);
-  await within(new Promise<void>((resolve) => { const poll = () => (release ? resolve() : setTimeout(poll, 5)); poll(); }), 'the refresh to reach the source');
-  release!();
+  await within(started, 'the refresh to reach the source');
+  release();
   for (let i = 0; i < 200 && (await store.get(sel)).secret.versionId !== 'v2'; i++) await new Promise((res) => setTimeout(res, 5));
   const after = await store.get(sel);
   t.is(after.secret.versionId, 'v2', 'the refresh that outlived the stale answer filled the cache');
@@ -110,6 +118,24 @@ each('a refresh slower than staleIfSlowMs: the expired value is answered STALE, 
   clock.advance(TTL.ttlMs + 1);
   const bounded = await store.get(sel, { maxStalenessMs: 5_000 });
   t.deepEqual([bounded.freshness.source, bounded.secret.versionId], ['KMS', 'v3']);
+});
+
+test('a slow refresh never answers STALE a value the shared tier no longer holds (an eviction this replica missed) [redis]', async (t) => {
+  const env = await envs.get('redis')!;
+  const clock = new Clock();
+  const { source, started, release } = slowSecondCall();
+  const kit = makeStore(t, env, source, { clock, config: { ...TTL, staleIfSlowMs: 20 } });
+  const sel = { name: 'svc/evicted-elsewhere' };
+  await kit.store.get(sel);
+  await env.client!.del(kit.valueKeyOf(sel)); // another replica evicted it; its event never came
+  clock.advance(TTL.ttlMs + 1);
+  const read = kit.store.get(sel);
+  await within(started, 'the refresh to reach the source');
+  await new Promise((r) => setTimeout(r, 100)); // well past staleIfSlowMs
+  t.is(kit.store.stats().staleIfSlowAnswers, 0, 'the value Redis no longer holds was not answered');
+  release();
+  const r = await read;
+  t.deepEqual([r.freshness.source, r.secret.versionId], ['KMS', 'v2'], 'the read waited for KMS instead');
 });
 
 each('transient source failure with a value within max-stale → STALE; not when disabled or too old', async (t, env) => {

@@ -115,8 +115,13 @@ test('a failing region is demoted in health order, so later calls go to the heal
   // the order, not how slow the first TLS handshake to the healthy region was on a busy machine.
   const pool = new KmsPool({ config: kmsConfig(emu), now: () => 1_000_000 });
   emu.faults.set('cn-hangzhou', { errorCode: 'InternalFailure', httpStatus: 500, rate: 1 });
-  for (let i = 0; i < 3; i++) t.is((await pool.getSecretValue({ name: 'app/text' })).regionId, 'cn-shanghai');
-  t.is(gsv(emu, 'cn-hangzhou'), 1, 'only the first call paid for the failing region');
+  t.is((await pool.getSecretValue({ name: 'app/text' })).regionId, 'cn-shanghai');
+  // The first call pays for the failing region (more than once if the healthy one also failed a
+  // first attempt, as a TLS handshake can on a loaded machine); later calls do not.
+  const paid = gsv(emu, 'cn-hangzhou');
+  t.true(paid >= 1, 'the first call tried the failing region first');
+  for (let i = 0; i < 2; i++) t.is((await pool.getSecretValue({ name: 'app/text' })).regionId, 'cn-shanghai');
+  t.is(gsv(emu, 'cn-hangzhou'), paid, 'later calls went to the healthy region first');
 });
 
 test('429 Rejected.Throttling leads to backoff and then success: exactly 3 attempts', async (t) => {
