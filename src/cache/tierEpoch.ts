@@ -9,7 +9,7 @@
  *
  * The tier keeps an epoch id with no TTL (`<prefix>:epoch`, set NX by whichever replica asks
  * first), gone exactly when Redis lost everything (this needs a maxmemory policy that never evicts
- * keys without a TTL: noeviction or volatile-*). Each replica re-reads it every few seconds and
+ * keys without a TTL: noeviction or volatile-*). Each replica re-reads it every second and
  * remembers when it last saw the old id. When the id changes, only entries confirmed before that
  * last sighting (less the replicas' clock skew) are known to predate the loss: the loader may
  * answer those stale (within max-stale, only when KMS fails transiently). Entries confirmed after
@@ -24,7 +24,7 @@ import type { Breaker } from './breaker';
 import type { SharedTier } from './sharedTier';
 
 /** How often the epoch is re-read: the window in which an entry's relation to a restart is unknown. */
-const CHECK_EVERY_MS = 5_000;
+const CHECK_EVERY_MS = 1_000;
 
 export class TierEpoch {
   private known: string | undefined;
