@@ -279,6 +279,7 @@ export class SecretStore {
         void this.loader.staleFor(t, fallback).then((e) => {
           const held = this.l1.peek(t.key);
           if (!e || (e === fallback && (held?.kind !== 'value' || held.entry !== fallback))) return; // evicted meanwhile: wait for the refresh
+          if (e.checkedAtMs < fallback.checkedAtMs) return; // older than what the caller's bound was judged on: wait
           if (!this.marks.admits(t.tag, e.secret.versionId, e.checkedAtMs, e.secret.createTimeMs)) return;
           this.slowAnswers++;
           resolve({ entry: e, source: 'STALE', cause: new BackendUnavailableError('the refresh is taking too long') });
