@@ -45,14 +45,17 @@ interface Drill {
 
 const noHotFailures = (r: Row) => Object.keys(r.hotFailures).length === 0;
 
+/** One standalone redis-server for a drill; the fault gets it as `r`. */
+async function standaloneRedis() {
+  const r = await startRedis();
+  return { env: { SECRETS_GATEWAY_REDIS_URL: r.url }, stop: () => r.stop(), r };
+}
+
 const DRILLS: Drill[] = [
   {
     name: 'redis-restart',
     bar: '0 failed hot reads, 0 missed rotations',
-    redis: async () => {
-      const r = await startRedis();
-      return { env: { SECRETS_GATEWAY_REDIS_URL: r.url }, stop: () => r.stop(), r };
-    },
+    redis: standaloneRedis,
     fault: async (ctx, { r }) => {
       const redis = r as Awaited<ReturnType<typeof startRedis>>;
       await redis.kill();
@@ -112,10 +115,7 @@ const DRILLS: Drill[] = [
   {
     name: 'gateway-replica-sigkill',
     bar: 'every watcher of the killed replica resumes elsewhere, 0 missed; only reads in flight at the kill fail',
-    redis: async () => {
-      const r = await startRedis();
-      return { env: { SECRETS_GATEWAY_REDIS_URL: r.url }, stop: () => r.stop() };
-    },
+    redis: standaloneRedis,
     fault: async (ctx) => {
       // The watchers on replica 0 when it dies, and how often each had reconnected before.
       const victims = ctx.load.watchers.filter((w) => w.on === 0).map((w) => ({ w, before: w.reconnects }));
@@ -133,10 +133,7 @@ const DRILLS: Drill[] = [
     name: 'kms-region-down-and-throttled',
     bar: '0 failed hot reads; cold reads answered or RESOURCE_EXHAUSTED/DEADLINE_EXCEEDED; KMS requests to the live region within the budget',
     env: { SECRETS_GATEWAY_KMS_BUDGET_QPS: '10', SECRETS_GATEWAY_KMS_BUDGET_BURST: '10' },
-    redis: async () => {
-      const r = await startRedis();
-      return { env: { SECRETS_GATEWAY_REDIS_URL: r.url }, stop: () => r.stop() };
-    },
+    redis: standaloneRedis,
     fault: async (ctx) => {
       await ctx.emu.faults.down('cn-hangzhou');
       ctx.emu.faults.set('cn-shanghai', { qpsLimit: 5 });
@@ -158,10 +155,7 @@ const DRILLS: Drill[] = [
     name: 'kms-and-redis-down',
     bar: 'hot reads answer (STALE once past TTL), every gateway alive, recovers: 0 missed after',
     env: { SECRETS_GATEWAY_CACHE_TTL_MS: '3000' },
-    redis: async () => {
-      const r = await startRedis();
-      return { env: { SECRETS_GATEWAY_REDIS_URL: r.url }, stop: () => r.stop(), r };
-    },
+    redis: standaloneRedis,
     fault: async (ctx, { r }) => {
       const redis = r as Awaited<ReturnType<typeof startRedis>>;
       await redis.kill();

@@ -75,7 +75,7 @@ export class Loader {
   async load(t: Target, rank: number, signal: AbortSignal): Promise<LoadResult> {
     const l1Item = this.d.l1.peek(t.key);
     // Not a version this replica has since seen superseded (an event told it of a rotation).
-    const l1Value = l1Item?.kind === 'value' && this.admitted(t, l1Item.entry) ? l1Item.entry : undefined;
+    const l1Value = l1Item?.kind === 'value' && this.admits(t, l1Item.entry) ? l1Item.entry : undefined;
     let stale = l1Value;
     // Shared tier down: L1's short TTL (convergence with L2) no longer applies; the entry's own does.
     // A copy another replica's write superseded is never LOCAL_CACHE: at most the stale fallback.
@@ -158,7 +158,7 @@ export class Loader {
       throw notFound(t.sel);
     }
     const e = got.entry;
-    if (!neg && e && now < e.freshUntilMs && e.checkedAtMs >= floor && this.admitted(t, e)) {
+    if (!neg && e && now < e.freshUntilMs && e.checkedAtMs >= floor && this.admits(t, e)) {
       this.d.marks.saw(t.tag, e.secret.versionId, e.checkedAtMs, e.secret.createTimeMs);
       this.d.l1.setValue(t.key, t.tag, e, now);
       return { entry: e, source: 'SHARED_CACHE' };
@@ -174,7 +174,7 @@ export class Loader {
    */
   private async staleCandidate(t: Target, got: Decoded, l1: CacheEntry | undefined): Promise<CacheEntry | undefined> {
     if (got.negative) return undefined;
-    if (got.entry) return this.admitted(t, got.entry) ? got.entry : undefined;
+    if (got.entry) return this.admits(t, got.entry) ? got.entry : undefined;
     return l1 && (await this.d.epoch.lostSince(l1.checkedAtMs)) ? l1 : undefined;
   }
 
@@ -194,13 +194,8 @@ export class Loader {
     return this.staleCandidate(t, got, l1);
   }
 
-  /** Whether `e` may be used for `t`: not a version this replica has seen superseded (high-water marks). */
-  admits(t: Target, e: CacheEntry): boolean {
-    return this.admitted(t, e);
-  }
-
   /** Not a rollback: no older version than this replica has seen current, nothing from before an eviction. */
-  private admitted(t: Target, e: CacheEntry): boolean {
+  admits(t: Target, e: CacheEntry): boolean {
     return this.d.marks.admits(t.tag, e.secret.versionId, e.checkedAtMs, e.secret.createTimeMs);
   }
 

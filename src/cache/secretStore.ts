@@ -263,7 +263,7 @@ export class SecretStore {
     if (this.config.staleIfSlowMs <= 0 || !this.config.serveStaleOnTransientError || item?.kind !== 'value') return undefined;
     const e = item.entry;
     if (now < e.freshUntilMs || now >= e.staleUntilMs || e.checkedAtMs < rank) return undefined;
-    return this.marks.admits(t.tag, e.secret.versionId, e.checkedAtMs, e.secret.createTimeMs) ? e : undefined;
+    return this.loader.admits(t, e) ? e : undefined;
   }
 
   /**
@@ -280,7 +280,7 @@ export class SecretStore {
           const held = this.l1.peek(t.key);
           if (!e || (e === fallback && (held?.kind !== 'value' || held.entry !== fallback))) return; // evicted meanwhile: wait for the refresh
           if (e.checkedAtMs < fallback.checkedAtMs) return; // older than what the caller's bound was judged on: wait
-          if (!this.marks.admits(t.tag, e.secret.versionId, e.checkedAtMs, e.secret.createTimeMs)) return;
+          if (!this.loader.admits(t, e)) return;
           this.slowAnswers++;
           resolve({ entry: e, source: 'STALE', cause: new BackendUnavailableError('the refresh is taking too long') });
         }, () => undefined);

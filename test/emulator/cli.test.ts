@@ -4,7 +4,7 @@
  * and shuts down cleanly on its stop signal.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import Credential, { Config as CredentialConfig } from '@alicloud/credentials';
 import OpenApiClient, { Config as OpenApiConfig } from '@alicloud/openapi-client';
 import { loadConfig } from '../../src/config/load';
@@ -12,30 +12,39 @@ import { runKmsEmulatorCommand } from '@secrets-gateway/kms-emulator';
 import { KmsPool } from '../../src/kms/pool';
 import { rpc } from './helpers';
 
-test('kms-emulator prints working settings for two regions and stops cleanly', async (t) => {
+/**
+ * Runs the command until it has printed its gateway settings (stopped at teardown at the latest):
+ * `out()` and `err()` read what it wrote so far, `stop()` ends it and resolves to its exit code.
+ */
+async function runUntilPrinted(t: ExecutionContext, args: string[]) {
   let out = '';
   let err = '';
-  const stop = new AbortController();
+  const signal = new AbortController();
   let printed!: () => void;
   const ready = new Promise<void>((resolve) => (printed = resolve));
-  const exit = runKmsEmulatorCommand(['--regions', 'cn-hangzhou,cn-shanghai', '--access-key', 'extra-ak:extra-secret-SENTINEL'], {
+  const exit = runKmsEmulatorCommand(args, {
     stdout: (s) => {
       out += s;
       if (out.includes('export credentials_uri=')) printed();
     },
     stderr: (s) => (err += s),
-    signal: stop.signal,
+    signal: signal.signal,
   });
-  t.teardown(() => stop.abort());
+  t.teardown(() => signal.abort());
   const early = await Promise.race([ready.then(() => undefined), exit]);
-  if (early !== undefined) return t.fail(`exited early with ${early}: ${err}`);
+  if (early !== undefined) throw new Error(`exited early with ${early}: ${err}`);
+  return { out: () => out, err: () => err, stop: () => (signal.abort(), exit) };
+}
 
-  const targets = JSON.parse(/^export cache_client_region_id='(.+)'$/m.exec(out)![1]!) as { regionId: string; endpoint: string; protocol: string; caFilePath: string }[];
+test('kms-emulator prints working settings for two regions and stops cleanly', async (t) => {
+  const { out, err, stop } = await runUntilPrinted(t, ['--regions', 'cn-hangzhou,cn-shanghai', '--access-key', 'extra-ak:extra-secret-SENTINEL']);
+
+  const targets = JSON.parse(/^export cache_client_region_id='(.+)'$/m.exec(out())![1]!) as { regionId: string; endpoint: string; protocol: string; caFilePath: string }[];
   t.deepEqual(targets.map((x) => [x.regionId, x.protocol]), [['cn-hangzhou', 'https'], ['cn-shanghai', 'https']]);
   const caPem = readFileSync(targets[0]!.caFilePath, 'utf8');
   t.true(caPem.startsWith('-----BEGIN CERTIFICATE-----'));
-  const credentialsUri = /^export credentials_uri=(\S+)$/m.exec(out)![1]!;
-  t.regex(out, /^export credentials_type=credentials_uri$/m);
+  const credentialsUri = /^export credentials_uri=(\S+)$/m.exec(out())![1]!;
+  t.regex(out(), /^export credentials_type=credentials_uri$/m);
 
   // Use the settings exactly as printed: STS from the credentials URI, the CA file pinned.
   const credential = new Credential(new CredentialConfig({ type: 'credentials_uri', credentialsURI: credentialsUri }));
@@ -44,17 +53,16 @@ test('kms-emulator prints working settings for two regions and stops cleanly', a
     const body = await rpc(client, 'GetSecretValue', { SecretName: 'demo/db-password' });
     t.is(body.VersionId, 'v2');
   }
-  t.regex(out, /# or: credentials_type=ak credentials_access_key_id=dev-ak credentials_access_secret=<its secret>/);
+  t.regex(out(), /# or: credentials_type=ak credentials_access_key_id=dev-ak credentials_access_secret=<its secret>/);
   for (const secret of ['dev-secret-not-for-production', 'extra-secret-SENTINEL', 's3cr3t-passw0rd']) {
-    t.false(out.includes(secret), 'stdout carries no secret');
-    t.false(err.includes(secret), 'log lines carry no secret');
+    t.false(out().includes(secret), 'stdout carries no secret');
+    t.false(err().includes(secret), 'log lines carry no secret');
   }
-  t.regex(err, /"msg":"kms emulator request"/);
+  t.regex(err(), /"msg":"kms emulator request"/);
 
-  stop.abort();
-  t.is(await exit, 0);
+  t.is(await stop(), 0);
   t.false(existsSync(targets[0]!.caFilePath), 'the temporary CA file is removed on exit');
-  t.regex(err, /kms emulator stopped/);
+  t.regex(err(), /kms emulator stopped/);
 });
 
 test('kms-emulator rejects bad flags with usage (exit 2) and a bad seed with its field (exit 1)', async (t) => {
@@ -73,34 +81,18 @@ test('kms-emulator rejects bad flags with usage (exit 2) and a bad seed with its
 });
 
 test('kms-emulator --instance --print-settings prints a cache_client_dkms_config_info that works as printed, and no password', async (t) => {
-  let out = '';
-  let err = '';
-  const stop = new AbortController();
-  let printed!: () => void;
-  const ready = new Promise<void>((resolve) => (printed = resolve));
-  const exit = runKmsEmulatorCommand(['--instance', 'kst-cli1', '--print-settings'], {
-    stdout: (s) => {
-      out += s;
-      if (out.includes('export credentials_uri=')) printed();
-    },
-    stderr: (s) => (err += s),
-    signal: stop.signal,
-  });
-  t.teardown(() => stop.abort());
-  const early = await Promise.race([ready.then(() => undefined), exit]);
-  if (early !== undefined) return t.fail(`exited early with ${early}: ${err}`);
-  t.true(out.startsWith('# point a gateway at it:'), 'only the settings on stdout');
-  t.regex(err, /instance kst-cli1 +https:\/\/127\.0\.0\.1:\d+ \(certificate name kst-cli1\.cryptoservice\.kms\.aliyuncs\.com\)/);
+  const { out, err, stop } = await runUntilPrinted(t, ['--instance', 'kst-cli1', '--print-settings']);
+  t.true(out().startsWith('# point a gateway at it:'), 'only the settings on stdout');
+  t.regex(err(), /instance kst-cli1 +https:\/\/127\.0\.0\.1:\d+ \(certificate name kst-cli1\.cryptoservice\.kms\.aliyuncs\.com\)/);
 
-  const dkms = /^export cache_client_dkms_config_info='(.+)'$/m.exec(out)![1]!;
+  const dkms = /^export cache_client_dkms_config_info='(.+)'$/m.exec(out())![1]!;
   const entries = JSON.parse(dkms) as { clientKeyFile: string; passwordFromFilePath: string }[];
   const password = readFileSync(entries[0]!.passwordFromFilePath, 'utf8');
-  t.false(out.includes(password) || err.includes(password), 'the password is only in its file');
+  t.false(out().includes(password) || err().includes(password), 'the password is only in its file');
   const config = loadConfig({ mode: 'serve', env: { cache_client_dkms_config_info: dkms, SECRETS_GATEWAY_ALLOW_IN_MEMORY_CACHE: 'true', SECRETS_GATEWAY_ALLOW_PLAINTEXT: 'true', SECRETS_GATEWAY_ALLOW_ALL_CALLERS: 'true' } });
   const s = await new KmsPool({ config: config.kms }).getSecretValue({ name: 'demo/db-password' });
   t.is(s.versionId, 'v2');
 
-  stop.abort();
-  t.is(await exit, 0);
+  t.is(await stop(), 0);
   t.false(existsSync(entries[0]!.clientKeyFile), 'the temporary ClientKey is removed on exit');
 });
