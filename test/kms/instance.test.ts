@@ -167,11 +167,13 @@ test('mixed pool, instance first and a shared-gateway region second: instance do
   await emu.faults.down(INSTANCE);
   for (let i = 0; i < 4; i++) t.is(await read(), 'v1');
   t.deepEqual([gsv(emu, INSTANCE), gsv(emu, 'cn-hangzhou')], [1, 4], 'every call answered by the region');
-  t.deepEqual(refused, ['ECONNREFUSED'], 'one refused attempt: then the failed instance ranks behind the region');
+  // Refused, or reset when the pool's kept-alive socket to the instance was still open when it went down: both unreachable.
+  const unreachable = () => refused.map((c) => (c === 'ECONNRESET' ? 'ECONNREFUSED' : c));
+  t.deepEqual(unreachable(), ['ECONNREFUSED'], 'one refused attempt: then the failed instance ranks behind the region');
 
   skew += 1000; // the penalty is forgotten after a breaker open period: the instance is tried once more
   t.is(await read(), 'v1');
-  t.deepEqual(refused, ['ECONNREFUSED', 'ECONNREFUSED']);
+  t.deepEqual(unreachable(), ['ECONNREFUSED', 'ECONNREFUSED']);
   t.is(gsv(emu, 'cn-hangzhou'), 5);
 
   await emu.faults.up(INSTANCE);
